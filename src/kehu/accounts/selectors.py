@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from kehu.accounts.models import ApiToken, Department, User, hash_token
+
+
+def user_for_api_token(*, raw: str) -> User | None:
+    token = (
+        ApiToken.objects.select_related("user", "user__role", "user__department")
+        .filter(key_hash=hash_token(raw), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not token.is_active or not token.user.is_active:
+        return None
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token.user
+
+
+def department_subtree_ids(*, department: Department) -> QuerySet[Department]:
+    return Department.objects.filter(path__startswith=department.path).values_list("id", flat=True)
+
+
+def users_assignable(*, acting_user: User) -> QuerySet[User]:
+    return User.objects.filter(is_active=True).select_related("department").order_by("display_name", "username")

@@ -1,0 +1,45 @@
+"""Registries filled in AppConfig.ready() so later apps can extend earlier ones without the
+earlier ones importing them (the timeline learns about follow-ups, deals, tickets, ...)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: dt.datetime
+    kind: str
+    title: str
+    actor: str = ""
+    body: str = ""
+    changes: list[dict] = field(default_factory=list)
+    icon: str = ""
+
+
+# A provider yields entries for one customer, newest first, at most `limit`, visible to `user`.
+TimelineProvider = Callable[[Any, Any, int], Iterable[TimelineEntry]]
+
+
+class TimelineRegistry:
+    def __init__(self) -> None:
+        self._providers: dict[str, TimelineProvider] = {}
+
+    def register(self, kind: str, provider: TimelineProvider) -> None:
+        self._providers[kind] = provider
+
+    def kinds(self) -> list[str]:
+        return list(self._providers)
+
+    def entries(self, *, customer: Any, user: Any, limit: int = 100) -> list[TimelineEntry]:
+        merged: list[TimelineEntry] = []
+        for provider in self._providers.values():
+            merged.extend(provider(customer, user, limit))
+        merged.sort(key=lambda e: e.at, reverse=True)
+        return merged[:limit]
+
+
+timeline_registry = TimelineRegistry()

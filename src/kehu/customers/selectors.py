@@ -1,0 +1,197 @@
+"""Reads of the customer archive. Every read starts from `restrict()` so a user only ever sees
+the rows their data scope allows."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils.dateparse import parse_datetime
+
+from kehu.core.errors import NotFound
+from kehu.core.registries import TimelineEntry, timeline_registry
+from kehu.core.scoping import restrict
+from kehu.customers.filters import CustomerFilter
+from kehu.customers.models import (
+    Contact,
+    Customer,
+    CustomFieldDefinition,
+    CustomFieldTarget,
+    PicklistOption,
+    SavedView,
+    Tag,
+)
+
+SORTS = {
+    "updated_at": "updated_at",
+    "created_at": "created_at",
+    "name": "name",
+}
+DEFAULT_SORT = "-updated_at"
+
+
+def customers_visible(*, user: Any) -> QuerySet[Customer]:
+    return restrict(Customer.objects.all(), user)
+
+
+def contacts_visible(*, user: Any) -> QuerySet[Contact]:
+    return restrict(Contact.objects.all(), user)
+
+
+def customer_get(*, user: Any, customer_id: int) -> Customer:
+    customer = (
+        customers_visible(user=user)
+        .select_related("owner", "department", "industry", "level", "stage", "source", "created_by", "updated_by")
+        .prefetch_related("tags", Prefetch("contacts", queryset=Contact.objects.select_related("decision_role")))
+        .filter(pk=customer_id)
+        .first()
+    )
+    if customer is None:
+        raise NotFound("customer not found")
+    return customer
+
+
+def contact_get(*, user: Any, contact_id: int) -> Contact:
+    contact = contacts_visible(user=user).select_related("customer", "decision_role").filter(pk=contact_id).first()
+    if contact is None:
+        raise NotFound("contact not found")
+    return contact
+
+
+def customers_filtered(*, user: Any, filters: CustomerFilter) -> QuerySet[Customer]:
+    return filters.apply(customers_visible(user=user), user=user)
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Any]
+    next_cursor: str | None
+    prev_cursor: str | None
+    sort: str
+    total: int | None  # exact up to `count_cap`, else None with `total_capped` True
+    total_capped: bool
+
+
+def _encode_cursor(value: Any, pk: int, direction: str) -> str:
+    if isinstance(value, dt.datetime):
+        value = value.isoformat()
+    raw = json.dumps({"v": value, "id": pk, "d": direction}, ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, field: str) -> tuple[Any, int, str] | None:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        value = data["v"]
+        if field.endswith("_at"):
+            value = parse_datetime(value)
+            if value is None:
+                return None
+        return value, int(data["id"]), "prev" if data.get("d") == "prev" else "next"
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def normalise_sort(sort: str | None) -> str:
+    sort = sort or DEFAULT_SORT
+    return sort if sort.lstrip("-") in SORTS else DEFAULT_SORT
+
+
+def keyset_page(
+    queryset: QuerySet, *, sort: str, cursor: str | None, limit: int, count_cap: int = 10000
+) -> Page:
+    """Keyset (seek) pagination: page 20,000 costs the same as page 1 because it filters on the
+    last row's sort key instead of skipping rows with OFFSET."""
+    sort = normalise_sort(sort)
+    field = SORTS[sort.lstrip("-")]
+    descending = sort.startswith("-")
+    decoded = _decode_cursor(cursor, field) if cursor else None
+    direction = decoded[2] if decoded else "next"
+    forward = descending if direction == "next" else not descending
+    ordering = [f"-{field}", "-id"] if forward else [field, "id"]
+    page_qs = queryset
+    if decoded:
+        value, pk, _ = decoded
+        op = "lt" if forward else "gt"
+        page_qs = page_qs.filter(Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"id__{op}": pk}))
+    rows = list(page_qs.order_by(*ordering)[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if direction == "prev":
+        rows.reverse()
+    next_cursor = prev_cursor = None
+    if rows:
+        last, first = rows[-1], rows[0]
+        if (direction == "next" and has_more) or direction == "prev":
+            next_cursor = _encode_cursor(getattr(last, field), last.pk, "next")
+        if decoded and (direction == "next" or has_more):
+            prev_cursor = _encode_cursor(getattr(first, field), first.pk, "prev")
+    total = None
+    capped = False
+    if count_cap:
+        total = queryset.order_by()[: count_cap + 1].count()
+        if total > count_cap:
+            total, capped = count_cap, True
+    return Page(rows=rows, next_cursor=next_cursor, prev_cursor=prev_cursor, sort=sort, total=total,
+                total_capped=capped)
+
+
+def customer_list_page(
+    *, user: Any, filters: CustomerFilter, sort: str | None = None, cursor: str | None = None, limit: int = 50,
+    count_cap: int = 10000,
+) -> Page:
+    queryset = customers_filtered(user=user, filters=filters).select_related(
+        "owner", "department", "stage", "level", "source", "industry"
+    ).prefetch_related("tags")
+    return keyset_page(queryset, sort=normalise_sort(sort), cursor=cursor, limit=limit, count_cap=count_cap)
+
+
+def contact_list_page(
+    *, user: Any, customer_id: int | None = None, q: str = "", cursor: str | None = None, limit: int = 50
+) -> Page:
+    queryset = contacts_visible(user=user).select_related("customer", "decision_role")
+    if customer_id is not None:
+        queryset = queryset.filter(customer_id=customer_id)
+    if q:
+        from kehu.customers.search import search
+
+        contact_ids = [h.contact.pk for h in search(user=user, query=q, limit=200) if h.contact]
+        queryset = queryset.filter(pk__in=contact_ids)
+    return keyset_page(queryset, sort="-updated_at", cursor=cursor, limit=limit, count_cap=10000)
+
+
+def picklist_options(*, kind: str | None = None, active_only: bool = True) -> QuerySet[PicklistOption]:
+    queryset = PicklistOption.objects.all()
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    if active_only:
+        queryset = queryset.filter(is_active=True)
+    return queryset.order_by("kind", "position", "id")
+
+
+def custom_field_definitions(*, target: str = CustomFieldTarget.CUSTOMER, active_only: bool = True) -> list[
+    CustomFieldDefinition
+]:
+    queryset = CustomFieldDefinition.objects.filter(target=target)
+    if active_only:
+        queryset = queryset.filter(is_active=True)
+    return list(queryset.order_by("position", "id"))
+
+
+def tags_all() -> QuerySet[Tag]:
+    return Tag.objects.order_by("name")
+
+
+def saved_views_for(*, user: Any) -> QuerySet[SavedView]:
+    return SavedView.objects.filter(Q(owner__isnull=True) | Q(owner=user)).order_by("position", "id")
+
+
+def customer_timeline(*, user: Any, customer: Customer, limit: int = 100) -> list[TimelineEntry]:
+    """The 360° timeline: every registered provider's entries, merged newest first."""
+    customer_get(user=user, customer_id=customer.pk)  # scope check: no timeline for hidden customers
+    return timeline_registry.entries(customer=customer, user=user, limit=limit)

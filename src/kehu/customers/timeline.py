@@ -1,0 +1,47 @@
+"""Timeline providers of the customers app: audit events (created, field changes old → new,
+deleted contacts) and notes. Later apps register follow-ups, deals, tickets the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from kehu.core.models import AuditEvent
+from kehu.core.registries import TimelineEntry, timeline_registry
+from kehu.customers.models import Note
+
+OBJECT_LABELS = {"customer": "客户", "contact": "联系人"}
+
+
+def _audit_entries(customer: Any, user: Any, limit: int) -> Iterable[TimelineEntry]:
+    events = AuditEvent.objects.filter(customer_id=customer.pk).order_by("-at", "-id")[:limit]
+    for event in events:
+        label = _(OBJECT_LABELS.get(event.object_type, event.object_type))
+        if event.action == "create":
+            title = _("创建了%(object)s %(name)s") % {"object": label, "name": event.object_repr}
+            changes: list[dict] = []
+        elif event.action == "delete":
+            title = _("删除了%(object)s %(name)s") % {"object": label, "name": event.object_repr}
+            changes = []
+        else:
+            title = _("修改了%(object)s %(name)s") % {"object": label, "name": event.object_repr}
+            changes = event.changes
+        yield TimelineEntry(
+            at=event.at, kind=f"audit.{event.action}", title=title, actor=event.actor_name, changes=changes,
+            icon=event.action,
+        )
+
+
+def _note_entries(customer: Any, user: Any, limit: int) -> Iterable[TimelineEntry]:
+    for note in Note.objects.filter(customer_id=customer.pk).select_related("author")[:limit]:
+        yield TimelineEntry(
+            at=note.created_at, kind="note", title=_("添加了备注"), actor=str(note.author or ""), body=note.body,
+            icon="note",
+        )
+
+
+def register() -> None:
+    timeline_registry.register("audit", _audit_entries)
+    timeline_registry.register("note", _note_entries)

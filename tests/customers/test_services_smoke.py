@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import pytest
+
+from kehu.core.errors import ValidationFailed, VersionConflict
+from kehu.core.models import AuditEvent
+from kehu.customers import services
+
+
+@pytest.mark.django_db
+def test_customer_create_records_audit_and_update_bumps_version(sales_user):
+    customer = services.customer_create(acting_user=sales_user, data={"name": "北京分扬科技有限公司"})
+    assert customer.owner == sales_user
+    assert customer.department == sales_user.department
+    assert AuditEvent.objects.filter(object_id=customer.pk, action="create").count() == 1
+
+    updated = services.customer_update(
+        acting_user=sales_user, customer=customer, data={"city": "北京市"}, expected_version=1
+    )
+    assert updated.version == 2
+    event = AuditEvent.objects.get(object_id=customer.pk, action="update")
+    assert event.changes == [{"field": "city", "old": "", "new": "北京市"}]
+
+    with pytest.raises(VersionConflict):
+        services.customer_update(acting_user=sales_user, customer=customer, data={"city": "上海"}, expected_version=1)
+
+
+@pytest.mark.django_db
+def test_customer_create_rejects_blank_name_and_writes_nothing(sales_user):
+    with pytest.raises(ValidationFailed) as excinfo:
+        services.customer_create(acting_user=sales_user, data={"name": "  ", "emails": ["not-an-email"]})
+    assert {e.field for e in excinfo.value.errors} == {"name", "emails"}
+    assert AuditEvent.objects.count() == 0
