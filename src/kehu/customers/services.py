@@ -219,7 +219,7 @@ def customer_update(
 ) -> Customer:
     """Apply a partial update. `expected_version` is the version the caller loaded; if someone
     saved in between, VersionConflict is raised and nothing is written."""
-    locked = restrict(Customer.objects.select_for_update(), acting_user).filter(pk=customer.pk).first()
+    locked = restrict(Customer.objects.select_for_update(of=("self",)), acting_user).filter(pk=customer.pk).first()
     if locked is None:
         raise NotFound(_("客户不存在或无权查看"))
     if expected_version is not None and locked.version != expected_version:
@@ -252,7 +252,7 @@ def customer_update(
 
 @transaction.atomic
 def customer_delete(*, acting_user: User, customer: Customer) -> None:
-    locked = restrict(Customer.objects.select_for_update(), acting_user).filter(pk=customer.pk).first()
+    locked = restrict(Customer.objects.select_for_update(of=("self",)), acting_user).filter(pk=customer.pk).first()
     if locked is None:
         raise NotFound(_("客户不存在或无权查看"))
     if not (acting_user.is_kehu_admin or locked.owner_id == acting_user.pk or acting_user.data_scope != "own"):
@@ -298,7 +298,7 @@ def customers_bulk_change_owner(*, acting_user: User, customer_ids: Iterable[int
     if not _can_manage_others(acting_user):
         raise PermissionDenied(_("无权批量变更负责人"))
     changed = 0
-    for customer in restrict(Customer.objects.filter(pk__in=list(customer_ids)), acting_user).select_for_update():
+    for customer in restrict(Customer.objects.filter(pk__in=list(customer_ids)), acting_user).select_for_update(of=("self",)):
         if customer.owner_id == owner.pk:
             continue
         customer_update(
@@ -377,7 +377,7 @@ def contact_create(*, acting_user: User, customer: Customer, data: Mapping[str, 
 def contact_update(
     *, acting_user: User, contact: Contact, data: Mapping[str, Any], expected_version: int | None = None
 ) -> Contact:
-    locked = restrict(Contact.objects.select_for_update(), acting_user).filter(pk=contact.pk).first()
+    locked = restrict(Contact.objects.select_for_update(of=("self",)), acting_user).filter(pk=contact.pk).first()
     if locked is None:
         raise NotFound(_("联系人不存在或无权查看"))
     if expected_version is not None and locked.version != expected_version:
@@ -400,7 +400,7 @@ def contact_update(
 
 @transaction.atomic
 def contact_delete(*, acting_user: User, contact: Contact) -> None:
-    locked = restrict(Contact.objects.select_for_update(), acting_user).filter(pk=contact.pk).first()
+    locked = restrict(Contact.objects.select_for_update(of=("self",)), acting_user).filter(pk=contact.pk).first()
     if locked is None:
         raise NotFound(_("联系人不存在或无权查看"))
     audit.record_event(
