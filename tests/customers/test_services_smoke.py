@@ -31,3 +31,14 @@ def test_customer_create_rejects_blank_name_and_writes_nothing(sales_user):
         services.customer_create(acting_user=sales_user, data={"name": "  ", "emails": ["not-an-email"]})
     assert {e.field for e in excinfo.value.errors} == {"name", "emails"}
     assert AuditEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_department_scoped_manager_can_update_a_subordinates_customer(manager_user):
+    from tests.factories import DepartmentFactory, UserFactory
+
+    team = DepartmentFactory(name="北京一部", parent=manager_user.department)
+    rep = UserFactory(department=team)
+    customer = services.customer_create(acting_user=rep, data={"name": "上海某某贸易有限公司"})
+    updated = services.customer_update(acting_user=manager_user, customer=customer, data={"city": "上海市"})
+    assert updated.city == "上海市"

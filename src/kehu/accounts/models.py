@@ -21,11 +21,19 @@ class Department(models.Model):
 
     name = models.CharField(_("名称"), max_length=100)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
         verbose_name=_("上级部门"),
     )
     manager = models.ForeignKey(
-        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="managed_departments",
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managed_departments",
         verbose_name=_("负责人"),
     )
     path = models.CharField(max_length=255, db_index=True, editable=False, default="")
@@ -80,7 +88,11 @@ class Role(models.Model):
 class User(AbstractUser):
     display_name = models.CharField(_("姓名"), max_length=100, blank=True)
     department = models.ForeignKey(
-        Department, null=True, blank=True, on_delete=models.SET_NULL, related_name="members",
+        Department,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="members",
         verbose_name=_("部门"),
     )
     role = models.ForeignKey(

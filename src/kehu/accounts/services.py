@@ -63,9 +63,7 @@ def user_create(
 
 
 @transaction.atomic
-def api_token_create(
-    *, user: User, name: str = "", expires_in: dt.timedelta | None = None
-) -> tuple[ApiToken, str]:
+def api_token_create(*, user: User, name: str = "", expires_in: dt.timedelta | None = None) -> tuple[ApiToken, str]:
     """Returns the token row and the secret; the secret is not stored and can't be shown again."""
     secret = "kehu_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(

@@ -54,6 +54,7 @@ def load_default_picklists(option_model) -> None:  # type: ignore[no-untyped-def
     for kind, options in DEFAULT_PICKLISTS.items():
         for position, (code, zh, en, color) in enumerate(options):
             option_model.objects.get_or_create(
-                kind=kind, code=code,
+                kind=kind,
+                code=code,
                 defaults={"label_zh": zh, "label_en": en, "color": color, "position": position},
             )

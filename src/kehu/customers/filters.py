@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from kehu.customers.models import CustomFieldDefinition, CustomFieldTarget, Customer
+from kehu.customers.models import Customer, CustomFieldDefinition, CustomFieldTarget
 
 LIST_KEYS = {"tags"}
 
@@ -126,11 +126,7 @@ class CustomerFilter:
             from kehu.accounts.models import Department
 
             department = Department.objects.filter(pk=self.department).first()
-            queryset = (
-                queryset.filter(department__path__startswith=department.path)
-                if department
-                else queryset.none()
-            )
+            queryset = queryset.filter(department__path__startswith=department.path) if department else queryset.none()
         for name in ("stage", "source", "level", "industry"):
             value = getattr(self, name)
             if value is not None:
@@ -143,8 +139,10 @@ class CustomerFilter:
             queryset = queryset.filter(tags__name=tag)
         tz = timezone.get_current_timezone()
         for name, lookup, shift in (
-            ("created_from", "created_at__gte", 0), ("created_to", "created_at__lt", 1),
-            ("updated_from", "updated_at__gte", 0), ("updated_to", "updated_at__lt", 1),
+            ("created_from", "created_at__gte", 0),
+            ("created_to", "created_at__lt", 1),
+            ("updated_from", "updated_at__gte", 0),
+            ("updated_to", "updated_at__lt", 1),
         ):
             day = getattr(self, name)
             if day is not None:
@@ -171,8 +169,8 @@ def _custom_q(definition: CustomFieldDefinition, value: str) -> Q:
     if kind == "boolean":
         return Q(**{lookup: value.lower() in {"1", "true", "yes", "是"}})
     if kind == "multi_choice":
-        return Q(**{f"{lookup}__contains": [value]}) if _supports_json_contains() else Q(
-            **{f"{lookup}__icontains": value}
+        return (
+            Q(**{f"{lookup}__contains": [value]}) if _supports_json_contains() else Q(**{f"{lookup}__icontains": value})
         )
     if kind == "user":
         return Q(**{lookup: _int(value)})

@@ -127,27 +127,55 @@ class Customer(TrackedModel):
     name_pinyin = models.CharField(max_length=400, blank=True, editable=False)
     name_initials = models.CharField(max_length=100, blank=True, editable=False)
     industry = models.ForeignKey(
-        PicklistOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-        limit_choices_to={"kind": PicklistKind.INDUSTRY}, verbose_name=_("行业"),
+        PicklistOption,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": PicklistKind.INDUSTRY},
+        verbose_name=_("行业"),
     )
     level = models.ForeignKey(
-        PicklistOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-        limit_choices_to={"kind": PicklistKind.LEVEL}, verbose_name=_("级别"),
+        PicklistOption,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": PicklistKind.LEVEL},
+        verbose_name=_("级别"),
     )
     stage = models.ForeignKey(
-        PicklistOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-        limit_choices_to={"kind": PicklistKind.STAGE}, verbose_name=_("生命周期阶段"),
+        PicklistOption,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": PicklistKind.STAGE},
+        verbose_name=_("生命周期阶段"),
     )
     source = models.ForeignKey(
-        PicklistOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-        limit_choices_to={"kind": PicklistKind.SOURCE}, verbose_name=_("来源渠道"),
+        PicklistOption,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": PicklistKind.SOURCE},
+        verbose_name=_("来源渠道"),
     )
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="owned_customers",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="owned_customers",
         verbose_name=_("负责人"),
     )
     department = models.ForeignKey(
-        "accounts.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="customers",
+        "accounts.Department",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="customers",
         verbose_name=_("所属部门"),
     )
     tags = models.ManyToManyField(Tag, blank=True, related_name="customers", verbose_name=_("标签"))
@@ -190,8 +218,13 @@ class Contact(TrackedModel):
     name_initials = models.CharField(max_length=50, blank=True, editable=False)
     title = models.CharField(_("职务"), max_length=100, blank=True)
     decision_role = models.ForeignKey(
-        PicklistOption, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-        limit_choices_to={"kind": PicklistKind.CONTACT_ROLE}, verbose_name=_("决策角色"),
+        PicklistOption,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": PicklistKind.CONTACT_ROLE},
+        verbose_name=_("决策角色"),
     )
     mobile = models.CharField(_("手机"), max_length=30, blank=True)
     phone = models.CharField(_("座机"), max_length=30, blank=True)
@@ -261,3 +294,6 @@ class SearchToken(models.Model):
             models.Index(fields=["token", "customer"], name="search_token_customer"),
             models.Index(fields=["customer"], name="search_customer"),
         ]
+
+    def __str__(self) -> str:
+        return self.token

@@ -14,9 +14,28 @@ _KEEP = re.compile(r"[^0-9a-z]")
 
 # Heteronyms whose surname reading differs from the common one.
 SURNAME_READINGS = {
-    "单": "shan", "曾": "zeng", "解": "xie", "仇": "qiu", "区": "ou", "朴": "piao", "查": "zha",
-    "盖": "ge", "尉": "yu", "乐": "yue", "万俟": "moqi", "尉迟": "yuchi", "翟": "zhai", "覃": "qin",
-    "缪": "miao", "繁": "po", "褚": "chu", "华": "hua", "任": "ren", "纪": "ji", "燕": "yan", "蕃": "pi",
+    "单": "shan",
+    "曾": "zeng",
+    "解": "xie",
+    "仇": "qiu",
+    "区": "ou",
+    "朴": "piao",
+    "查": "zha",
+    "盖": "ge",
+    "尉": "yu",
+    "乐": "yue",
+    "万俟": "moqi",
+    "尉迟": "yuchi",
+    "翟": "zhai",
+    "覃": "qin",
+    "缪": "miao",
+    "繁": "po",
+    "褚": "chu",
+    "华": "hua",
+    "任": "ren",
+    "纪": "ji",
+    "燕": "yan",
+    "蕃": "pi",
 }
 
 
@@ -31,7 +50,7 @@ def _syllables(text: str, *, is_person: bool) -> list[str]:
     if is_person:
         for surname in sorted(SURNAME_READINGS, key=len, reverse=True):
             if text.startswith(surname):
-                rest = lazy_pinyin(text[len(surname):], errors="ignore")
+                rest = lazy_pinyin(text[len(surname) :], errors="ignore")
                 return [SURNAME_READINGS[surname], *rest]
     return lazy_pinyin(text, errors="ignore")
 
@@ -49,4 +68,3 @@ def pinyin_forms(text: str, *, is_person: bool = False) -> tuple[str, str]:
 
 def syllables_of(text: str, *, is_person: bool = False) -> list[str]:
     return [s for s in (_KEEP.sub("", x.lower()) for x in _syllables(text, is_person=is_person)) if s]
-

@@ -102,9 +102,7 @@ def normalise_sort(sort: str | None) -> str:
     return sort if sort.lstrip("-") in SORTS else DEFAULT_SORT
 
 
-def keyset_page(
-    queryset: QuerySet, *, sort: str, cursor: str | None, limit: int, count_cap: int = 10000
-) -> Page:
+def keyset_page(queryset: QuerySet, *, sort: str, cursor: str | None, limit: int, count_cap: int = 10000) -> Page:
     """Keyset (seek) pagination: page 20,000 costs the same as page 1 because it filters on the
     last row's sort key instead of skipping rows with OFFSET."""
     sort = normalise_sort(sort)
@@ -137,17 +135,25 @@ def keyset_page(
         total = queryset.order_by()[: count_cap + 1].count()
         if total > count_cap:
             total, capped = count_cap, True
-    return Page(rows=rows, next_cursor=next_cursor, prev_cursor=prev_cursor, sort=sort, total=total,
-                total_capped=capped)
+    return Page(
+        rows=rows, next_cursor=next_cursor, prev_cursor=prev_cursor, sort=sort, total=total, total_capped=capped
+    )
 
 
 def customer_list_page(
-    *, user: Any, filters: CustomerFilter, sort: str | None = None, cursor: str | None = None, limit: int = 50,
+    *,
+    user: Any,
+    filters: CustomerFilter,
+    sort: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
     count_cap: int = 10000,
 ) -> Page:
-    queryset = customers_filtered(user=user, filters=filters).select_related(
-        "owner", "department", "stage", "level", "source", "industry"
-    ).prefetch_related("tags")
+    queryset = (
+        customers_filtered(user=user, filters=filters)
+        .select_related("owner", "department", "stage", "level", "source", "industry")
+        .prefetch_related("tags")
+    )
     return keyset_page(queryset, sort=normalise_sort(sort), cursor=cursor, limit=limit, count_cap=count_cap)
 
 
@@ -174,9 +180,9 @@ def picklist_options(*, kind: str | None = None, active_only: bool = True) -> Qu
     return queryset.order_by("kind", "position", "id")
 
 
-def custom_field_definitions(*, target: str = CustomFieldTarget.CUSTOMER, active_only: bool = True) -> list[
-    CustomFieldDefinition
-]:
+def custom_field_definitions(
+    *, target: str = CustomFieldTarget.CUSTOMER, active_only: bool = True
+) -> list[CustomFieldDefinition]:
     queryset = CustomFieldDefinition.objects.filter(target=target)
     if active_only:
         queryset = queryset.filter(is_active=True)

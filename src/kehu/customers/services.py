@@ -3,8 +3,8 @@ so validation, scoping, versioning, audit and the search index are handled once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -19,8 +19,8 @@ from kehu.core.scoping import restrict
 from kehu.customers import search
 from kehu.customers.models import (
     Contact,
-    CustomerKind,
     Customer,
+    CustomerKind,
     CustomFieldDefinition,
     CustomFieldTarget,
     CustomFieldType,
@@ -43,13 +43,39 @@ from kehu.customers.validation import (
 )
 
 CUSTOMER_FIELDS = [
-    "kind", "name", "short_name", "industry", "level", "stage", "source", "owner", "department",
-    "phones", "emails", "website", "province", "city", "district", "address", "birthday",
-    "credit_code", "notes", "custom",
+    "kind",
+    "name",
+    "short_name",
+    "industry",
+    "level",
+    "stage",
+    "source",
+    "owner",
+    "department",
+    "phones",
+    "emails",
+    "website",
+    "province",
+    "city",
+    "district",
+    "address",
+    "birthday",
+    "credit_code",
+    "notes",
+    "custom",
 ]
 CONTACT_FIELDS = [
-    "name", "title", "decision_role", "mobile", "phone", "email", "wechat", "birthday", "is_primary",
-    "notes", "custom",
+    "name",
+    "title",
+    "decision_role",
+    "mobile",
+    "phone",
+    "email",
+    "wechat",
+    "birthday",
+    "is_primary",
+    "notes",
+    "custom",
 ]
 _PICKLIST_FIELDS = {
     "industry": PicklistKind.INDUSTRY,
@@ -87,9 +113,7 @@ def customer_visible_or_404(*, user: User, customer_id: int) -> Customer:
     return customer
 
 
-def _apply_customer_data(
-    customer: Customer, data: Mapping[str, Any], *, acting_user: User, creating: bool
-) -> None:
+def _apply_customer_data(customer: Customer, data: Mapping[str, Any], *, acting_user: User, creating: bool) -> None:
     errors = Collector()
     unknown = set(data) - set(CUSTOMER_FIELDS) - {"tags"}
     for field in sorted(unknown):
@@ -106,7 +130,11 @@ def _apply_customer_data(
         if not customer.name:
             errors.add("name", ErrorCode.REQUIRED, _("名称为必填项"))
     for field, max_length in (
-        ("short_name", 100), ("website", 200), ("province", 50), ("city", 50), ("district", 50),
+        ("short_name", 100),
+        ("website", 200),
+        ("province", 50),
+        ("city", 50),
+        ("district", 50),
         ("address", 300),
     ):
         if field in data:
@@ -258,7 +286,10 @@ def customer_delete(*, acting_user: User, customer: Customer) -> None:
     if not (acting_user.is_kehu_admin or locked.owner_id == acting_user.pk or acting_user.data_scope != "own"):
         raise PermissionDenied(_("无权删除该客户"))
     audit.record_event(
-        actor=acting_user, action="delete", obj=locked, customer_id=locked.pk,
+        actor=acting_user,
+        action="delete",
+        obj=locked,
+        customer_id=locked.pk,
         changes=audit.diff_values(_snapshot(locked, CUSTOMER_FIELDS), {}, CUSTOMER_FIELDS),
     )
     locked.delete()
@@ -287,7 +318,10 @@ def customers_bulk_tag(
                 version=F("version") + 1, updated_at=timezone.now(), updated_by=acting_user
             )
             audit.record_event(
-                actor=acting_user, action="update", obj=customer, customer_id=customer.pk,
+                actor=acting_user,
+                action="update",
+                obj=customer,
+                customer_id=customer.pk,
                 changes=[{"field": "tags", "old": before, "new": after}],
             )
     return changed
@@ -298,11 +332,13 @@ def customers_bulk_change_owner(*, acting_user: User, customer_ids: Iterable[int
     if not _can_manage_others(acting_user):
         raise PermissionDenied(_("无权批量变更负责人"))
     changed = 0
-    for customer in restrict(Customer.objects.filter(pk__in=list(customer_ids)), acting_user).select_for_update(of=("self",)):
+    customers = restrict(Customer.objects.filter(pk__in=list(customer_ids)), acting_user)
+    for customer in customers.select_for_update(of=("self",)):
         if customer.owner_id == owner.pk:
             continue
         customer_update(
-            acting_user=acting_user, customer=customer,
+            acting_user=acting_user,
+            customer=customer,
             data={"owner": owner, "department": owner.department},
         )
         changed += 1
@@ -335,14 +371,19 @@ def _apply_contact_data(contact: Contact, data: Mapping[str, Any], *, creating: 
     if "birthday" in data:
         contact.birthday = clean_date(data["birthday"], "birthday", errors)
     if "decision_role" in data:
-        contact.decision_role = clean_picklist(data["decision_role"], PicklistKind.CONTACT_ROLE, "decision_role", errors)
+        contact.decision_role = clean_picklist(
+            data["decision_role"], PicklistKind.CONTACT_ROLE, "decision_role", errors
+        )
     if "is_primary" in data:
         contact.is_primary = bool(data["is_primary"]) and str(data["is_primary"]).lower() not in {"0", "false", "否"}
     definitions = list(CustomFieldDefinition.objects.filter(target=CustomFieldTarget.CONTACT, is_active=True))
     if "custom" in data or creating:
         contact.custom = clean_custom_values(
-            definitions=definitions, values=data.get("custom") or {}, existing=contact.custom,
-            errors=errors, user_exists=_user_exists,
+            definitions=definitions,
+            values=data.get("custom") or {},
+            existing=contact.custom,
+            errors=errors,
+            user_exists=_user_exists,
         )
     if errors.errors:
         raise ValidationFailed(errors.errors)
@@ -366,7 +407,10 @@ def contact_create(*, acting_user: User, customer: Customer, data: Mapping[str, 
     contact.save()
     _keep_one_primary(contact)
     audit.record_event(
-        actor=acting_user, action="create", obj=contact, customer_id=customer.pk,
+        actor=acting_user,
+        action="create",
+        obj=contact,
+        customer_id=customer.pk,
         changes=audit.diff_values({}, _snapshot(contact, CONTACT_FIELDS), CONTACT_FIELDS),
     )
     search.index_contact(contact)
@@ -404,7 +448,10 @@ def contact_delete(*, acting_user: User, contact: Contact) -> None:
     if locked is None:
         raise NotFound(_("联系人不存在或无权查看"))
     audit.record_event(
-        actor=acting_user, action="delete", obj=locked, customer_id=locked.customer_id,
+        actor=acting_user,
+        action="delete",
+        obj=locked,
+        customer_id=locked.customer_id,
         changes=audit.diff_values(_snapshot(locked, CONTACT_FIELDS), {}, CONTACT_FIELDS),
     )
     locked.delete()
@@ -449,7 +496,9 @@ def tag_update(*, acting_user: User, tag: Tag, name: str | None = None, color: s
         if not clean:
             raise ValidationFailed([_field_error("name", ErrorCode.REQUIRED, _("标签名不能为空"))])
         if Tag.objects.filter(name=clean).exclude(pk=tag.pk).exists():
-            raise ValidationFailed([_field_error("name", ErrorCode.UNIQUE, _("标签已存在：%(name)s") % {"name": clean})])
+            raise ValidationFailed(
+                [_field_error("name", ErrorCode.UNIQUE, _("标签已存在：%(name)s") % {"name": clean})]
+            )
         tag.name = clean
     if color is not None:
         tag.color = clean_text(color, max_length=20)
@@ -465,8 +514,16 @@ def tag_delete(*, acting_user: User, tag: Tag) -> None:
 
 @transaction.atomic
 def picklist_option_save(
-    *, acting_user: User, kind: str, code: str, label_zh: str, label_en: str = "", position: int = 0,
-    color: str = "", is_active: bool = True, option: PicklistOption | None = None,
+    *,
+    acting_user: User,
+    kind: str,
+    code: str,
+    label_zh: str,
+    label_en: str = "",
+    position: int = 0,
+    color: str = "",
+    is_active: bool = True,
+    option: PicklistOption | None = None,
 ) -> PicklistOption:
     _require_admin(acting_user)
     errors = Collector()
@@ -498,9 +555,19 @@ def picklist_option_save(
 
 @transaction.atomic
 def custom_field_save(
-    *, acting_user: User, target: str, key: str, label_zh: str, field_type: str, label_en: str = "",
-    choices: list[dict] | None = None, required: bool = False, show_in_list: bool = False, position: int = 0,
-    is_active: bool = True, definition: CustomFieldDefinition | None = None,
+    *,
+    acting_user: User,
+    target: str,
+    key: str,
+    label_zh: str,
+    field_type: str,
+    label_en: str = "",
+    choices: list[dict] | None = None,
+    required: bool = False,
+    show_in_list: bool = False,
+    position: int = 0,
+    is_active: bool = True,
+    definition: CustomFieldDefinition | None = None,
 ) -> CustomFieldDefinition:
     _require_admin(acting_user)
     errors = Collector()
@@ -517,11 +584,13 @@ def custom_field_save(
     for choice in choices or []:
         value = clean_text(choice.get("value"), max_length=50)
         if value:
-            clean_choices.append({
-                "value": value,
-                "label_zh": clean_text(choice.get("label_zh") or value, max_length=100),
-                "label_en": clean_text(choice.get("label_en") or choice.get("label_zh") or value, max_length=100),
-            })
+            clean_choices.append(
+                {
+                    "value": value,
+                    "label_zh": clean_text(choice.get("label_zh") or value, max_length=100),
+                    "label_en": clean_text(choice.get("label_en") or choice.get("label_zh") or value, max_length=100),
+                }
+            )
     if field_type in (CustomFieldType.CHOICE, CustomFieldType.MULTI_CHOICE) and not clean_choices:
         errors.add("choices", ErrorCode.REQUIRED, _("选择类字段至少需要一个选项"))
     duplicate = CustomFieldDefinition.objects.filter(target=target, key=key)
@@ -550,7 +619,11 @@ def custom_field_save(
 
 @transaction.atomic
 def saved_view_create(
-    *, acting_user: User, name: str, params: Mapping[str, Any], columns: list[str] | None = None,
+    *,
+    acting_user: User,
+    name: str,
+    params: Mapping[str, Any],
+    columns: list[str] | None = None,
     shared: bool = False,
 ) -> SavedView:
     if shared:

@@ -29,7 +29,11 @@ def _audit_entries(customer: Any, user: Any, limit: int) -> Iterable[TimelineEnt
             title = _("修改了%(object)s %(name)s") % {"object": label, "name": event.object_repr}
             changes = event.changes
         yield TimelineEntry(
-            at=event.at, kind=f"audit.{event.action}", title=title, actor=event.actor_name, changes=changes,
+            at=event.at,
+            kind=f"audit.{event.action}",
+            title=title,
+            actor=event.actor_name,
+            changes=changes,
             icon=event.action,
         )
 
@@ -37,7 +41,11 @@ def _audit_entries(customer: Any, user: Any, limit: int) -> Iterable[TimelineEnt
 def _note_entries(customer: Any, user: Any, limit: int) -> Iterable[TimelineEntry]:
     for note in Note.objects.filter(customer_id=customer.pk).select_related("author")[:limit]:
         yield TimelineEntry(
-            at=note.created_at, kind="note", title=_("添加了备注"), actor=str(note.author or ""), body=note.body,
+            at=note.created_at,
+            kind="note",
+            title=_("添加了备注"),
+            actor=str(note.author or ""),
+            body=note.body,
             icon="note",
         )
 

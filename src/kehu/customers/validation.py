@@ -17,8 +17,9 @@ from email_validator import EmailNotValidError, validate_email
 from kehu.core.errors import ErrorCode, FieldError
 from kehu.customers.models import CustomFieldDefinition, CustomFieldType, PicklistOption
 
-_PHONE_ALLOWED = re.compile(r"^[+0-9()\-\s\u3000\uff10-\uff19\uff0b\uff08\uff09\uff0d]{5,30}(?:(?:ext|转|#|x)\s*\d{1,6})?$",
-                            re.IGNORECASE)
+_PHONE_ALLOWED = re.compile(
+    r"^[+0-9()\-\s\u3000\uff10-\uff19\uff0b\uff08\uff09\uff0d]{5,30}(?:(?:ext|转|#|x)\s*\d{1,6})?$", re.IGNORECASE
+)
 _CREDIT_CODE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 
 
@@ -39,10 +40,7 @@ def clean_text(value: Any, *, max_length: int) -> str:
 def clean_list(value: Any) -> list[str]:
     if value is None or value == "":
         return []
-    if isinstance(value, str):
-        parts = re.split(r"[,，;；\n]+", value)
-    else:
-        parts = [str(v) for v in value]
+    parts = re.split(r"[,，;；\n]+", value) if isinstance(value, str) else [str(v) for v in value]
     seen: dict[str, None] = {}
     for part in parts:
         part = part.strip()
@@ -107,8 +105,11 @@ def clean_picklist(value: Any, kind: str, field: str, errors: Collector) -> Pick
         option = None
         if text.isdigit():
             option = lookup.filter(pk=int(text)).first()
-        option = option or lookup.filter(code=text).first() or lookup.filter(label_zh=text).first() or (
-            lookup.filter(label_en__iexact=text).first()
+        option = (
+            option
+            or lookup.filter(code=text).first()
+            or lookup.filter(label_zh=text).first()
+            or (lookup.filter(label_en__iexact=text).first())
         )
     if option is None:
         errors.add(field, ErrorCode.UNKNOWN_CHOICE, _("未知的选项：%(value)s") % {"value": value})
