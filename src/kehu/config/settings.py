@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # django-ninja as an app so /api/v1/docs serves the Swagger UI it ships (static files), not a CDN.
+    "ninja",
     "kehu.core",
     "kehu.accounts",
     "kehu.customers",
