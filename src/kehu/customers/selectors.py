@@ -21,6 +21,7 @@ from kehu.customers.models import (
     Customer,
     CustomFieldDefinition,
     CustomFieldTarget,
+    Note,
     PicklistOption,
     SavedView,
     Tag,
@@ -201,3 +202,32 @@ def customer_timeline(*, user: Any, customer: Customer, limit: int = 100) -> lis
     """The 360° timeline: every registered provider's entries, merged newest first."""
     customer_get(user=user, customer_id=customer.pk)  # scope check: no timeline for hidden customers
     return timeline_registry.entries(customer=customer, user=user, limit=limit)
+
+
+def customer_notes(*, user: Any, customer_id: int, limit: int = 100) -> list[Note]:
+    """A customer's notes, newest first; NotFound when the customer is outside the user's scope."""
+    if not customers_visible(user=user).filter(pk=customer_id).exists():
+        raise NotFound("customer not found")
+    notes = Note.objects.filter(customer_id=customer_id).select_related("author").order_by("-created_at", "-id")
+    return list(notes[:limit])
+
+
+def tag_get(*, tag_id: int) -> Tag:
+    tag = Tag.objects.filter(pk=tag_id).first()
+    if tag is None:
+        raise NotFound("tag not found")
+    return tag
+
+
+def picklist_option_get(*, option_id: int) -> PicklistOption:
+    option = PicklistOption.objects.filter(pk=option_id).first()
+    if option is None:
+        raise NotFound("picklist option not found")
+    return option
+
+
+def custom_field_get(*, definition_id: int) -> CustomFieldDefinition:
+    definition = CustomFieldDefinition.objects.filter(pk=definition_id).first()
+    if definition is None:
+        raise NotFound("custom field not found")
+    return definition

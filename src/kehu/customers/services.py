@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -554,6 +554,19 @@ def picklist_option_save(
 
 
 @transaction.atomic
+def picklist_option_delete(*, acting_user: User, option: PicklistOption) -> None:
+    """Delete an unused option; an option still used by a record can only be deactivated."""
+    _require_admin(acting_user)
+    used = (
+        Contact.objects.filter(decision_role=option).exists()
+        or Customer.objects.filter(Q(industry=option) | Q(level=option) | Q(stage=option) | Q(source=option)).exists()
+    )
+    if used:
+        raise ValidationFailed([_field_error("id", ErrorCode.INVALID, _("该选项已被使用，不能删除，请改为停用"))])
+    option.delete()
+
+
+@transaction.atomic
 def custom_field_save(
     *,
     acting_user: User,
@@ -615,6 +628,13 @@ def custom_field_save(
     definition.is_active = is_active
     definition.save()
     return definition
+
+
+@transaction.atomic
+def custom_field_delete(*, acting_user: User, definition: CustomFieldDefinition) -> None:
+    """Delete a definition; values already stored under its key stay in the records' JSON."""
+    _require_admin(acting_user)
+    definition.delete()
 
 
 @transaction.atomic
