@@ -24,3 +24,8 @@ def department_subtree_ids(*, department: Department) -> QuerySet[Department]:
 
 def users_assignable(*, acting_user: User) -> QuerySet[User]:
     return User.objects.filter(is_active=True).select_related("department").order_by("display_name", "username")
+
+
+def departments_all() -> QuerySet[Department]:
+    """The organisation tree in path order (parents before children), for pickers and filters."""
+    return Department.objects.order_by("path")
