@@ -29,3 +29,14 @@ def users_assignable(*, acting_user: User) -> QuerySet[User]:
 def departments_all() -> QuerySet[Department]:
     """The organisation tree in path order (parents before children), for pickers and filters."""
     return Department.objects.order_by("path")
+
+
+def api_tokens(*, user: User | None = None) -> QuerySet[ApiToken]:
+    """Tokens (newest first), all or one user's; for `kehu token list`."""
+    queryset = ApiToken.objects.select_related("user").order_by("-created_at", "-id")
+    return queryset.filter(user=user) if user is not None else queryset
+
+
+def api_tokens_with_prefix(*, prefix: str) -> QuerySet[ApiToken]:
+    """Unrevoked tokens whose shown prefix starts with `prefix` (the secret itself is never stored)."""
+    return ApiToken.objects.select_related("user").filter(prefix__startswith=prefix, revoked_at__isnull=True)

@@ -1,5 +1,398 @@
-"""API for the customer archive (filled in by the API work)."""
+"""/api/v1/ endpoints of the customer archive.
 
-from ninja import Router
+Handlers stay thin: reads go through `selectors` (row scoping via `core.scoping.restrict`),
+writes through `services` (validation, permissions, optimistic locking, audit, search index),
+the list uses the same `CustomerFilter` as the web list, and `/search` the same search as the
+search box. Errors raised by selectors/services become JSON in `kehu.config.api`."""
 
-router = Router(tags=["customers"])
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema, Status
+
+from kehu.accounts.selectors import users_assignable
+from kehu.core.errors import ErrorCode, FieldError, ValidationFailed
+from kehu.customers import selectors, services
+from kehu.customers.filters import CustomerFilter
+from kehu.customers.models import CustomFieldTarget
+from kehu.customers.schemas import (
+    BulkOwnerIn,
+    BulkTagIn,
+    ChangedOut,
+    ContactCreateIn,
+    ContactOut,
+    ContactPage,
+    ContactPatchIn,
+    CustomerCreateIn,
+    CustomerListQuery,
+    CustomerOut,
+    CustomerPage,
+    CustomerPatchIn,
+    CustomFieldIn,
+    CustomFieldOut,
+    CustomFieldPatchIn,
+    ErrorOut,
+    NoteIn,
+    NoteOut,
+    PicklistOptionIn,
+    PicklistOptionOut,
+    PicklistOptionPatchIn,
+    SearchOut,
+    TagIn,
+    TagOut,
+    TagPatchIn,
+    TimelineEntryOut,
+    contact_out,
+    custom_field_out,
+    customer_out,
+    note_out,
+    picklist_option_out,
+    search_out,
+    tag_out,
+    timeline_out,
+)
+from kehu.customers.search import search as search_records
+
+router = Router()
+
+MAX_LIMIT = 200
+SORT_PATTERN = r"^-?(updated_at|created_at|name)$"
+ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+WRITE_ERRORS: dict[int, Any] = {**ERRORS, 409: ErrorOut}
+
+
+def _user(request: HttpRequest) -> Any:
+    """The authenticated user (token or session), set by the API's auth classes."""
+    return request.auth  # type: ignore[attr-defined]
+
+
+def _payload(schema: Schema, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Only the keys the client sent: PATCH is partial, and an absent key must not become null."""
+    data = schema.dict(exclude_unset=True)
+    for key in drop:
+        data.pop(key, None)
+    return data
+
+
+class PageQuery(Schema):
+    limit: int = Field(50, ge=1, le=MAX_LIMIT, description=f"Rows per page, at most {MAX_LIMIT}")
+    cursor: str | None = Field(None, description="next_cursor or prev_cursor of the previous response")
+
+
+class CustomerPageQuery(PageQuery):
+    sort: str = Field("-updated_at", pattern=SORT_PATTERN, description="updated_at, created_at or name; - = desc")
+
+
+# Customers -------------------------------------------------------------------------------------
+
+
+@router.get("/customers", response={200: CustomerPage, **ERRORS}, tags=["customers"])
+def customer_list(request: HttpRequest, page: Query[CustomerPageQuery], filters: Query[CustomerListQuery]):  # type: ignore[no-untyped-def]
+    """Customers visible to the caller, with the web list's filters and keyset pagination."""
+    # The declared `filters` document and type-check the parameters; the filter itself is built
+    # from the raw query string exactly as the web list does (including cf_<key> custom fields).
+    result = selectors.customer_list_page(
+        user=_user(request),
+        filters=CustomerFilter.from_params(request.GET),
+        sort=page.sort,
+        cursor=page.cursor,
+        limit=page.limit,
+    )
+    return {
+        "items": [customer_out(c) for c in result.rows],
+        "next_cursor": result.next_cursor,
+        "prev_cursor": result.prev_cursor,
+        "total": result.total,
+        "total_capped": result.total_capped,
+    }
+
+
+@router.post("/customers", response={201: CustomerOut, **WRITE_ERRORS}, tags=["customers"])
+def customer_create(request: HttpRequest, payload: CustomerCreateIn):  # type: ignore[no-untyped-def]
+    customer = services.customer_create(acting_user=_user(request), data=_payload(payload))
+    return Status(201, customer_out(selectors.customer_get(user=_user(request), customer_id=customer.pk)))
+
+
+@router.get("/customers/{int:customer_id}", response={200: CustomerOut, **ERRORS}, tags=["customers"])
+def customer_detail(request: HttpRequest, customer_id: int):  # type: ignore[no-untyped-def]
+    return customer_out(selectors.customer_get(user=_user(request), customer_id=customer_id))
+
+
+@router.patch("/customers/{int:customer_id}", response={200: CustomerOut, **WRITE_ERRORS}, tags=["customers"])
+def customer_patch(request: HttpRequest, customer_id: int, payload: CustomerPatchIn):  # type: ignore[no-untyped-def]
+    user = _user(request)
+    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    services.customer_update(
+        acting_user=user, customer=customer, data=_payload(payload, drop=("version",)), expected_version=payload.version
+    )
+    return customer_out(selectors.customer_get(user=user, customer_id=customer_id))
+
+
+@router.delete("/customers/{int:customer_id}", response={204: None, **WRITE_ERRORS}, tags=["customers"])
+def customer_delete(request: HttpRequest, customer_id: int):  # type: ignore[no-untyped-def]
+    user = _user(request)
+    services.customer_delete(acting_user=user, customer=selectors.customer_get(user=user, customer_id=customer_id))
+    return Status(204, None)
+
+
+@router.get("/customers/{int:customer_id}/notes", response={200: list[NoteOut], **ERRORS}, tags=["customers"])
+def customer_note_list(request: HttpRequest, customer_id: int, limit: int = Query(100, ge=1, le=MAX_LIMIT)):  # type: ignore[no-untyped-def]
+    return [note_out(n) for n in selectors.customer_notes(user=_user(request), customer_id=customer_id, limit=limit)]
+
+
+@router.post("/customers/{int:customer_id}/notes", response={201: NoteOut, **WRITE_ERRORS}, tags=["customers"])
+def customer_note_create(request: HttpRequest, customer_id: int, payload: NoteIn):  # type: ignore[no-untyped-def]
+    user = _user(request)
+    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    return Status(201, note_out(services.note_create(acting_user=user, customer=customer, body=payload.body)))
+
+
+@router.get(
+    "/customers/{int:customer_id}/timeline", response={200: list[TimelineEntryOut], **ERRORS}, tags=["customers"]
+)
+def customer_timeline(request: HttpRequest, customer_id: int, limit: int = Query(100, ge=1, le=MAX_LIMIT)):  # type: ignore[no-untyped-def]
+    """Audit events, notes and whatever later apps register, newest first."""
+    user = _user(request)
+    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    return [timeline_out(e) for e in selectors.customer_timeline(user=user, customer=customer, limit=limit)]
+
+
+@router.post("/customers/bulk/tags", response={200: ChangedOut, **WRITE_ERRORS}, tags=["customers"])
+def customers_bulk_tag(request: HttpRequest, payload: BulkTagIn):  # type: ignore[no-untyped-def]
+    """Add/remove tags on many customers; ids outside the caller's scope are skipped."""
+    changed = services.customers_bulk_tag(
+        acting_user=_user(request), customer_ids=payload.ids, add=payload.add, remove=payload.remove
+    )
+    return {"changed": changed}
+
+
+@router.post("/customers/bulk/owner", response={200: ChangedOut, **WRITE_ERRORS}, tags=["customers"])
+def customers_bulk_change_owner(request: HttpRequest, payload: BulkOwnerIn):  # type: ignore[no-untyped-def]
+    """Give many customers a new owner (managers and admins); ids outside the caller's scope are skipped."""
+    user = _user(request)
+    owner = users_assignable(acting_user=user).filter(pk=payload.owner).first()
+    if owner is None:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    field="owner", code=ErrorCode.INVALID, message=_("未知的用户：%(value)s") % {"value": payload.owner}
+                )
+            ]
+        )
+    changed = services.customers_bulk_change_owner(acting_user=user, customer_ids=payload.ids, owner=owner)
+    return {"changed": changed}
+
+
+# Contacts --------------------------------------------------------------------------------------
+
+
+@router.get("/contacts", response={200: ContactPage, **ERRORS}, tags=["contacts"])
+def contact_list(  # type: ignore[no-untyped-def]
+    request: HttpRequest,
+    page: Query[PageQuery],
+    customer: int | None = Query(None, description="Only this customer's contacts"),
+    q: str = Query("", max_length=100, description="Search text"),
+):
+    result = selectors.contact_list_page(
+        user=_user(request), customer_id=customer, q=q, cursor=page.cursor, limit=page.limit
+    )
+    return {
+        "items": [contact_out(c) for c in result.rows],
+        "next_cursor": result.next_cursor,
+        "prev_cursor": result.prev_cursor,
+        "total": result.total,
+        "total_capped": result.total_capped,
+    }
+
+
+@router.post("/contacts", response={201: ContactOut, **WRITE_ERRORS}, tags=["contacts"])
+def contact_create(request: HttpRequest, payload: ContactCreateIn):  # type: ignore[no-untyped-def]
+    user = _user(request)
+    customer = selectors.customer_get(user=user, customer_id=payload.customer)
+    contact = services.contact_create(acting_user=user, customer=customer, data=_payload(payload, drop=("customer",)))
+    return Status(201, contact_out(selectors.contact_get(user=user, contact_id=contact.pk)))
+
+
+@router.get("/contacts/{int:contact_id}", response={200: ContactOut, **ERRORS}, tags=["contacts"])
+def contact_detail(request: HttpRequest, contact_id: int):  # type: ignore[no-untyped-def]
+    return contact_out(selectors.contact_get(user=_user(request), contact_id=contact_id))
+
+
+@router.patch("/contacts/{int:contact_id}", response={200: ContactOut, **WRITE_ERRORS}, tags=["contacts"])
+def contact_patch(request: HttpRequest, contact_id: int, payload: ContactPatchIn):  # type: ignore[no-untyped-def]
+    user = _user(request)
+    contact = selectors.contact_get(user=user, contact_id=contact_id)
+    services.contact_update(
+        acting_user=user, contact=contact, data=_payload(payload, drop=("version",)), expected_version=payload.version
+    )
+    return contact_out(selectors.contact_get(user=user, contact_id=contact_id))
+
+
+@router.delete("/contacts/{int:contact_id}", response={204: None, **WRITE_ERRORS}, tags=["contacts"])
+def contact_delete(request: HttpRequest, contact_id: int):  # type: ignore[no-untyped-def]
+    user = _user(request)
+    services.contact_delete(acting_user=user, contact=selectors.contact_get(user=user, contact_id=contact_id))
+    return Status(204, None)
+
+
+# Search ----------------------------------------------------------------------------------------
+
+
+@router.get("/search", response={200: SearchOut, **ERRORS}, tags=["search"])
+def search(  # type: ignore[no-untyped-def]
+    request: HttpRequest,
+    q: str = Query(..., max_length=100, description="Name, pinyin, initials, phone (tail), e-mail or credit code"),
+    limit: int = Query(20, ge=1, le=100),
+):
+    """The search box: customers and contacts the caller may see, customers first."""
+    return search_out(search_records(user=_user(request), query=q, limit=limit))
+
+
+# Tags ------------------------------------------------------------------------------------------
+
+
+@router.get("/tags", response={200: list[TagOut], **ERRORS}, tags=["tags"])
+def tag_list(request: HttpRequest):  # type: ignore[no-untyped-def]
+    return [tag_out(t) for t in selectors.tags_all()]
+
+
+@router.post("/tags", response={201: TagOut, **WRITE_ERRORS}, tags=["tags"])
+def tag_create(request: HttpRequest, payload: TagIn):  # type: ignore[no-untyped-def]
+    """Any user may create a tag (tagging a customer with a new name does too)."""
+    return Status(201, tag_out(services.tag_create(acting_user=_user(request), **_payload(payload))))
+
+
+@router.get("/tags/{int:tag_id}", response={200: TagOut, **ERRORS}, tags=["tags"])
+def tag_detail(request: HttpRequest, tag_id: int):  # type: ignore[no-untyped-def]
+    return tag_out(selectors.tag_get(tag_id=tag_id))
+
+
+@router.patch("/tags/{int:tag_id}", response={200: TagOut, **WRITE_ERRORS}, tags=["tags"])
+def tag_patch(request: HttpRequest, tag_id: int, payload: TagPatchIn):  # type: ignore[no-untyped-def]
+    """Rename or recolour a tag (admins)."""
+    tag = selectors.tag_get(tag_id=tag_id)
+    return tag_out(services.tag_update(acting_user=_user(request), tag=tag, **_payload(payload)))
+
+
+@router.delete("/tags/{int:tag_id}", response={204: None, **WRITE_ERRORS}, tags=["tags"])
+def tag_delete(request: HttpRequest, tag_id: int):  # type: ignore[no-untyped-def]
+    """Delete a tag everywhere (admins)."""
+    services.tag_delete(acting_user=_user(request), tag=selectors.tag_get(tag_id=tag_id))
+    return Status(204, None)
+
+
+# Picklists -------------------------------------------------------------------------------------
+
+
+@router.get("/picklists", response={200: list[PicklistOptionOut], **ERRORS}, tags=["picklists"])
+def picklist_list(  # type: ignore[no-untyped-def]
+    request: HttpRequest,
+    kind: str | None = Query(None, description="industry, source, level, stage or contact_role"),
+    include_inactive: bool = False,
+):
+    options = selectors.picklist_options(kind=kind, active_only=not include_inactive)
+    return [picklist_option_out(o) for o in options]
+
+
+@router.post("/picklists", response={201: PicklistOptionOut, **WRITE_ERRORS}, tags=["picklists"])
+def picklist_create(request: HttpRequest, payload: PicklistOptionIn):  # type: ignore[no-untyped-def]
+    """Add an option (admins)."""
+    return Status(
+        201, picklist_option_out(services.picklist_option_save(acting_user=_user(request), **_payload(payload)))
+    )
+
+
+@router.get("/picklists/{int:option_id}", response={200: PicklistOptionOut, **ERRORS}, tags=["picklists"])
+def picklist_detail(request: HttpRequest, option_id: int):  # type: ignore[no-untyped-def]
+    return picklist_option_out(selectors.picklist_option_get(option_id=option_id))
+
+
+@router.patch("/picklists/{int:option_id}", response={200: PicklistOptionOut, **WRITE_ERRORS}, tags=["picklists"])
+def picklist_patch(request: HttpRequest, option_id: int, payload: PicklistOptionPatchIn):  # type: ignore[no-untyped-def]
+    """Rename, reorder, recolour or deactivate an option (admins). The kind can't change."""
+    option = selectors.picklist_option_get(option_id=option_id)
+    current = {
+        "code": option.code,
+        "label_zh": option.label_zh,
+        "label_en": option.label_en,
+        "position": option.position,
+        "color": option.color,
+        "is_active": option.is_active,
+    }
+    saved = services.picklist_option_save(
+        acting_user=_user(request), kind=option.kind, option=option, **{**current, **_payload(payload)}
+    )
+    return picklist_option_out(saved)
+
+
+@router.delete("/picklists/{int:option_id}", response={204: None, **WRITE_ERRORS}, tags=["picklists"])
+def picklist_delete(request: HttpRequest, option_id: int):  # type: ignore[no-untyped-def]
+    """Delete an unused option (admins); options in use must be deactivated instead."""
+    services.picklist_option_delete(
+        acting_user=_user(request), option=selectors.picklist_option_get(option_id=option_id)
+    )
+    return Status(204, None)
+
+
+# Custom fields ---------------------------------------------------------------------------------
+
+
+@router.get("/custom-fields", response={200: list[CustomFieldOut], **ERRORS}, tags=["custom fields"])
+def custom_field_list(  # type: ignore[no-untyped-def]
+    request: HttpRequest,
+    target: str | None = Query(None, description="customer or contact; both when omitted"),
+    include_inactive: bool = False,
+):
+    targets = [target] if target else list(CustomFieldTarget.values)
+    return [
+        custom_field_out(d)
+        for t in targets
+        for d in selectors.custom_field_definitions(target=t, active_only=not include_inactive)
+    ]
+
+
+@router.post("/custom-fields", response={201: CustomFieldOut, **WRITE_ERRORS}, tags=["custom fields"])
+def custom_field_create(request: HttpRequest, payload: CustomFieldIn):  # type: ignore[no-untyped-def]
+    """Define a field (admins); values are then validated on every write of the target records."""
+    return Status(201, custom_field_out(services.custom_field_save(acting_user=_user(request), **_payload(payload))))
+
+
+@router.get("/custom-fields/{int:field_id}", response={200: CustomFieldOut, **ERRORS}, tags=["custom fields"])
+def custom_field_detail(request: HttpRequest, field_id: int):  # type: ignore[no-untyped-def]
+    return custom_field_out(selectors.custom_field_get(definition_id=field_id))
+
+
+@router.patch("/custom-fields/{int:field_id}", response={200: CustomFieldOut, **WRITE_ERRORS}, tags=["custom fields"])
+def custom_field_patch(request: HttpRequest, field_id: int, payload: CustomFieldPatchIn):  # type: ignore[no-untyped-def]
+    """Relabel, reorder or deactivate a field (admins). Target, key and type can't change."""
+    definition = selectors.custom_field_get(definition_id=field_id)
+    current = {
+        "label_zh": definition.label_zh,
+        "label_en": definition.label_en,
+        "choices": list(definition.choices or []),
+        "required": definition.required,
+        "show_in_list": definition.show_in_list,
+        "position": definition.position,
+        "is_active": definition.is_active,
+    }
+    saved = services.custom_field_save(
+        acting_user=_user(request),
+        target=definition.target,
+        key=definition.key,
+        field_type=definition.field_type,
+        definition=definition,
+        **{**current, **_payload(payload)},
+    )
+    return custom_field_out(saved)
+
+
+@router.delete("/custom-fields/{int:field_id}", response={204: None, **WRITE_ERRORS}, tags=["custom fields"])
+def custom_field_delete(request: HttpRequest, field_id: int):  # type: ignore[no-untyped-def]
+    """Delete a definition (admins). Stored values stay in the records; deactivating is usually better."""
+    services.custom_field_delete(
+        acting_user=_user(request), definition=selectors.custom_field_get(definition_id=field_id)
+    )
+    return Status(204, None)
