@@ -1,7 +1,598 @@
+"""Web pages of the customer archive. Views stay thin: parse input, call one service or selector,
+render. Records are read only through selectors (scoped to the user), written only through
+services; service errors are mapped onto forms or messages here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from kehu.accounts.selectors import departments_all, users_assignable
+from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed, VersionConflict
+from kehu.customers import selectors, services
+from kehu.customers.filters import CustomerFilter
+from kehu.customers.forms import (
+    BulkActionForm,
+    ContactForm,
+    CustomerForm,
+    CustomFieldDefinitionForm,
+    NoteForm,
+    PicklistOptionForm,
+    SavedViewForm,
+    TagForm,
+)
+from kehu.customers.models import CustomFieldTarget, PicklistKind
+from kehu.customers.search import search
+
+COLUMNS_SESSION_KEY = "customer_list_columns"
+BUILTIN_COLUMNS: list[tuple[str, Any]] = [
+    ("kind", gettext_lazy("类型")),
+    ("stage", gettext_lazy("阶段")),
+    ("level", gettext_lazy("级别")),
+    ("owner", gettext_lazy("负责人")),
+    ("department", gettext_lazy("部门")),
+    ("source", gettext_lazy("来源")),
+    ("industry", gettext_lazy("行业")),
+    ("city", gettext_lazy("城市")),
+    ("phones", gettext_lazy("电话")),
+    ("tags", gettext_lazy("标签")),
+    ("created_at", gettext_lazy("创建时间")),
+    ("updated_at", gettext_lazy("更新时间")),
+]
+DEFAULT_COLUMNS = ["stage", "level", "owner", "city", "phones", "tags", "updated_at"]
+SORTABLE = {"name", "created_at", "updated_at"}
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _hx(response: HttpResponse, *, trigger: str | None = None, retarget: str | None = None) -> HttpResponse:
+    if trigger:
+        response["HX-Trigger"] = trigger
+    if retarget:
+        response["HX-Retarget"] = retarget
+        response["HX-Reswap"] = "outerHTML"
+    return response
+
+
+def not_found_as_404(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A record outside the user's scope looks exactly like a missing one."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound as exc:
+            raise Http404(str(exc)) from exc
+        except PermissionDenied as exc:
+            raise DjangoPermissionDenied(str(exc)) from exc
+
+    return wrapper
+
+
+def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_kehu_admin:  # type: ignore[union-attr]
+            raise DjangoPermissionDenied(_("只有管理员可以访问设置"))
+        return view(request, *args, **kwargs)
+
+    return login_required(not_found_as_404(wrapper))
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return fallback
+
+
+# List -----------------------------------------------------------------------------------------
+
+
+def _available_columns(definitions: list[Any]) -> list[tuple[str, Any]]:
+    custom = [(f"cf_{d.key}", d.label) for d in definitions if d.show_in_list]
+    return BUILTIN_COLUMNS + custom
+
+
+def _chosen_columns(request: HttpRequest, available: list[tuple[str, Any]]) -> list[str]:
+    keys = {key for key, _label in available}
+    stored = request.session.get(COLUMNS_SESSION_KEY)
+    if stored is None:
+        stored = DEFAULT_COLUMNS + [k for k in keys if k.startswith("cf_")]
+    ordered = [key for key, _label in available if key in set(stored)]
+    return ordered
 
 
 @login_required
+@require_GET
 def customer_list(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("customers")
+    user = request.user
+    if request.GET.get("view"):
+        return _apply_saved_view(request, request.GET["view"])
+    filters = CustomerFilter.from_params(request.GET)
+    sort = selectors.normalise_sort(request.GET.get("sort"))
+    page = selectors.customer_list_page(
+        user=user, filters=filters, sort=sort, cursor=request.GET.get("cursor") or None,
+        limit=settings.KEHU_LIST_PAGE_SIZE,
+    )
+    definitions = selectors.custom_field_definitions(target=CustomFieldTarget.CUSTOMER)
+    available = _available_columns(definitions)
+    columns = _chosen_columns(request, available)
+    labels = dict(available)
+    options = list(selectors.picklist_options())
+    users = list(users_assignable(acting_user=user))
+    week_start = timezone.localdate() - dt.timedelta(days=timezone.localdate().weekday())
+    context = {
+        "page": page,
+        "filters": filters,
+        "filter_count": len(filters.as_params()) - (1 if filters.q else 0),
+        "sort": sort,
+        "columns": [(key, labels[key]) for key in columns],
+        "available_columns": available,
+        "chosen_columns": set(columns),
+        "definitions": {d.key: d for d in definitions},
+        "filter_definitions": [d for d in definitions if d.field_type in ("choice", "multi_choice", "boolean",
+                                                                           "text", "user")],
+        "options": {kind: [o for o in options if o.kind == kind] for kind in PicklistKind.values},
+        "users": users,
+        "users_by_id": {u.pk: u for u in users},
+        "departments": list(departments_all()),
+        "tags": list(selectors.tags_all()),
+        "saved_views": list(selectors.saved_views_for(user=user)),
+        "quick_views": [
+            (_("我的客户"), urlencode({"owner": "me"})),
+            (_("本周新增"), urlencode({"created_from": week_start.isoformat()})),
+        ],
+        "current_query": request.GET.urlencode(),
+        "bulk_form_actions": BulkActionForm.ACTIONS,
+        "can_manage_others": user.is_kehu_admin or user.data_scope != "own",  # type: ignore[union-attr]
+    }
+    template = "customers/partials/list_results.html" if _is_htmx(request) else "customers/pages/list.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def customer_columns(request: HttpRequest) -> HttpResponse:
+    definitions = selectors.custom_field_definitions(target=CustomFieldTarget.CUSTOMER)
+    keys = {key for key, _label in _available_columns(definitions)}
+    request.session[COLUMNS_SESSION_KEY] = [c for c in request.POST.getlist("columns") if c in keys]
+    return redirect(_safe_next(request, reverse("customers:list")))
+
+
+def _apply_saved_view(request: HttpRequest, view_id: str) -> HttpResponse:
+    view = selectors.saved_views_for(user=request.user).filter(pk=int(view_id) if view_id.isdigit() else 0).first()
+    if view is None:
+        raise Http404(_("视图不存在"))
+    if view.columns:
+        request.session[COLUMNS_SESSION_KEY] = list(view.columns)
+    query = urlencode(view.params)
+    return redirect(reverse("customers:list") + (f"?{query}" if query else ""))
+
+
+@login_required
+@require_POST
+@not_found_as_404
+def saved_view_create(request: HttpRequest) -> HttpResponse:
+    form = SavedViewForm(request.POST)
+    form.is_valid()
+    params = CustomerFilter.from_params(QueryDict(request.POST.get("query", ""))).as_params()
+    sort = QueryDict(request.POST.get("query", "")).get("sort")
+    if sort:
+        params["sort"] = selectors.normalise_sort(sort)
+    try:
+        view = services.saved_view_create(
+            acting_user=request.user, name=form.cleaned_data.get("name", ""), params=params,
+            columns=request.session.get(COLUMNS_SESSION_KEY) or [],
+            shared=bool(form.cleaned_data.get("shared")),
+        )
+    except ValidationFailed as exc:
+        messages.error(request, exc.message)
+        return redirect(reverse("customers:list") + "?" + request.POST.get("query", ""))
+    messages.success(request, _("已保存视图“%(name)s”") % {"name": view.name})
+    return redirect(reverse("customers:list") + f"?view={view.pk}")
+
+
+@login_required
+@require_POST
+@not_found_as_404
+def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    view = get_object_or_404(selectors.saved_views_for(user=request.user), pk=pk)
+    services.saved_view_delete(acting_user=request.user, view=view)
+    messages.success(request, _("已删除视图“%(name)s”") % {"name": view.name})
+    return redirect("customers:list")
+
+
+@login_required
+@require_POST
+@not_found_as_404
+def customer_bulk(request: HttpRequest) -> HttpResponse:
+    back = _safe_next(request, reverse("customers:list"))
+    form = BulkActionForm(request.POST)
+    if not form.is_valid() or not form.cleaned_data["ids"]:
+        messages.error(request, _("请先勾选客户，并选择一个批量操作"))
+        return redirect(back)
+    action, ids = form.cleaned_data["action"], form.cleaned_data["ids"]
+    if action in ("add_tag", "remove_tag"):
+        tag = form.cleaned_data.get("tag", "").strip()
+        if not tag:
+            messages.error(request, _("请输入标签名"))
+            return redirect(back)
+        changed = services.customers_bulk_tag(
+            acting_user=request.user, customer_ids=ids,
+            add=[tag] if action == "add_tag" else [], remove=[tag] if action == "remove_tag" else [],
+        )
+    else:
+        owner = users_assignable(acting_user=request.user).filter(pk=form.cleaned_data.get("owner") or 0).first()
+        if owner is None:
+            messages.error(request, _("请选择新的负责人"))
+            return redirect(back)
+        try:
+            changed = services.customers_bulk_change_owner(acting_user=request.user, customer_ids=ids, owner=owner)
+        except PermissionDenied as exc:
+            messages.error(request, exc.message)
+            return redirect(back)
+    messages.success(request, _("已更新 %(count)s 个客户") % {"count": changed})
+    return redirect(back)
+
+
+@login_required
+@require_GET
+def customer_search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:100]
+    hits = search(user=request.user, query=query, limit=12) if query else []
+    return render(request, "customers/partials/search_results.html", {
+        "query": query,
+        "customer_hits": [h for h in hits if h.contact is None],
+        "contact_hits": [h for h in hits if h.contact is not None],
+    })
+
+
+# Create / edit --------------------------------------------------------------------------------
+
+
+def _customer_form(request: HttpRequest, *, data: Any = None, initial: dict | None = None,
+                   custom_values: dict | None = None) -> CustomerForm:
+    user = request.user
+    return CustomerForm(
+        data=data, initial=initial,
+        options=selectors.picklist_options(),
+        users=users_assignable(acting_user=user),
+        definitions=selectors.custom_field_definitions(target=CustomFieldTarget.CUSTOMER),
+        custom_values=custom_values,
+        can_assign=user.is_kehu_admin or user.data_scope != "own",  # type: ignore[union-attr]
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@not_found_as_404
+def customer_create(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = _customer_form(request, data=request.POST)
+        if form.is_valid():
+            try:
+                customer = services.customer_create(acting_user=request.user, data=form.service_data())
+            except ValidationFailed as exc:
+                form.add_service_errors(exc)
+            else:
+                messages.success(request, _("已创建客户“%(name)s”") % {"name": customer.name})
+                return redirect("customers:detail", pk=customer.pk)
+    else:
+        form = _customer_form(request, initial={"owner": request.user.pk, "kind": request.GET.get("kind", "company")})
+    return render(request, "customers/pages/form.html", {"form": form, "customer": None})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@not_found_as_404
+def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = selectors.customer_get(user=request.user, customer_id=pk)
+    conflict = False
+    status = 200
+    if request.method == "POST":
+        form = _customer_form(request, data=request.POST, custom_values=customer.custom)
+        if form.is_valid():
+            try:
+                services.customer_update(
+                    acting_user=request.user, customer=customer, data=form.service_data(),
+                    expected_version=form.cleaned_data.get("version"),
+                )
+            except ValidationFailed as exc:
+                form.add_service_errors(exc)
+            except VersionConflict as exc:
+                # Keep everything the user typed; they copy what they need, then reload.
+                conflict = True
+                status = 409
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, _("已保存"))
+                return redirect("customers:detail", pk=customer.pk)
+    else:
+        form = _customer_form(request, initial=CustomerForm.initial_for(customer), custom_values=customer.custom)
+    return render(request, "customers/pages/form.html",
+                  {"form": form, "customer": customer, "conflict": conflict}, status=status)
+
+
+@login_required
+@require_POST
+@not_found_as_404
+def customer_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = selectors.customer_get(user=request.user, customer_id=pk)
+    services.customer_delete(acting_user=request.user, customer=customer)
+    messages.success(request, _("已删除客户“%(name)s”") % {"name": customer.name})
+    return redirect("customers:list")
+
+
+# 360° view ------------------------------------------------------------------------------------
+
+
+def _timeline_context(request: HttpRequest, customer: Any) -> dict[str, Any]:
+    return {
+        "customer": customer,
+        "timeline": selectors.customer_timeline(user=request.user, customer=customer),
+        "change_definitions": selectors.custom_field_definitions(target=CustomFieldTarget.CUSTOMER,
+                                                                 active_only=False)
+        + selectors.custom_field_definitions(target=CustomFieldTarget.CONTACT, active_only=False),
+    }
+
+
+@login_required
+@require_GET
+@not_found_as_404
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = selectors.customer_get(user=request.user, customer_id=pk)
+    definitions = selectors.custom_field_definitions(target=CustomFieldTarget.CUSTOMER)
+    users = list(users_assignable(acting_user=request.user))
+    context = {
+        **_timeline_context(request, customer),
+        "definitions": definitions,
+        "contact_definitions": selectors.custom_field_definitions(target=CustomFieldTarget.CONTACT),
+        "users_by_id": {u.pk: u for u in users},
+        "contacts": list(customer.contacts.all()),
+        "note_form": NoteForm(),
+    }
+    return render(request, "customers/pages/detail.html", context)
+
+
+@login_required
+@require_GET
+@not_found_as_404
+def customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = selectors.customer_get(user=request.user, customer_id=pk)
+    return render(request, "customers/partials/timeline.html", _timeline_context(request, customer))
+
+
+@login_required
+@require_POST
+@not_found_as_404
+def note_create(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = selectors.customer_get(user=request.user, customer_id=pk)
+    form = NoteForm(request.POST)
+    form.is_valid()
+    try:
+        services.note_create(acting_user=request.user, customer=customer, body=form.cleaned_data.get("body", ""))
+    except ValidationFailed as exc:
+        form.add_service_errors(exc)
+        return render(request, "customers/partials/note_form.html", {"customer": customer, "note_form": form})
+    response = render(request, "customers/partials/note_form.html", {"customer": customer, "note_form": NoteForm()})
+    return _hx(response, trigger="timelineChanged")
+
+
+# Contacts (inline, HTMX) ----------------------------------------------------------------------
+
+
+def _contact_form(request: HttpRequest, *, data: Any = None, initial: dict | None = None,
+                  custom_values: dict | None = None) -> ContactForm:
+    return ContactForm(
+        data=data, initial=initial, options=selectors.picklist_options(kind=PicklistKind.CONTACT_ROLE),
+        users=users_assignable(acting_user=request.user),
+        definitions=selectors.custom_field_definitions(target=CustomFieldTarget.CONTACT),
+        custom_values=custom_values,
+    )
+
+
+def _contacts_section(request: HttpRequest, customer_id: int) -> HttpResponse:
+    customer = selectors.customer_get(user=request.user, customer_id=customer_id)
+    users = list(users_assignable(acting_user=request.user))
+    response = render(request, "customers/partials/contacts.html", {
+        "customer": customer, "contacts": list(customer.contacts.all()),
+        "contact_definitions": selectors.custom_field_definitions(target=CustomFieldTarget.CONTACT),
+        "users_by_id": {u.pk: u for u in users},
+    })
+    return _hx(response, trigger="timelineChanged", retarget="#contacts")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@not_found_as_404
+def contact_create(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = selectors.customer_get(user=request.user, customer_id=pk)
+    if request.method == "POST":
+        form = _contact_form(request, data=request.POST)
+        if form.is_valid():
+            try:
+                services.contact_create(acting_user=request.user, customer=customer, data=form.service_data())
+            except ValidationFailed as exc:
+                form.add_service_errors(exc)
+            else:
+                return _contacts_section(request, customer.pk)
+    else:
+        form = _contact_form(request)
+    return render(request, "customers/partials/contact_form.html",
+                  {"form": form, "customer": customer, "contact": None})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@not_found_as_404
+def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = selectors.contact_get(user=request.user, contact_id=pk)
+    if request.method == "POST":
+        form = _contact_form(request, data=request.POST, custom_values=contact.custom)
+        if form.is_valid():
+            try:
+                services.contact_update(acting_user=request.user, contact=contact, data=form.service_data(),
+                                        expected_version=form.cleaned_data.get("version"))
+            except ValidationFailed as exc:
+                form.add_service_errors(exc)
+            except VersionConflict as exc:
+                form.add_error(None, exc.message)
+            else:
+                return _contacts_section(request, contact.customer_id)
+    else:
+        form = _contact_form(request, initial=ContactForm.initial_for(contact), custom_values=contact.custom)
+    return render(request, "customers/partials/contact_form.html",
+                  {"form": form, "customer": contact.customer, "contact": contact})
+
+
+@login_required
+@require_GET
+@not_found_as_404
+def contacts_section(request: HttpRequest, pk: int) -> HttpResponse:
+    return _contacts_section(request, pk)
+
+
+@login_required
+@require_POST
+@not_found_as_404
+def contact_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = selectors.contact_get(user=request.user, contact_id=pk)
+    services.contact_delete(acting_user=request.user, contact=contact)
+    return _contacts_section(request, contact.customer_id)
+
+
+# Admin settings -------------------------------------------------------------------------------
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def settings_picklists(request: HttpRequest) -> HttpResponse:
+    kind = request.GET.get("kind") or request.POST.get("kind") or PicklistKind.STAGE
+    if kind not in PicklistKind.values:
+        kind = PicklistKind.STAGE
+    form = PicklistOptionForm(request.POST or None, initial={"kind": kind, "is_active": True})
+    if request.method == "POST" and form.is_valid():
+        try:
+            option = services.picklist_option_save(acting_user=request.user, **form.service_kwargs())
+        except ValidationFailed as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, _("已添加选项“%(label)s”") % {"label": option.label})
+            return redirect(reverse("customers:settings_picklists") + f"?kind={option.kind}")
+    return render(request, "customers/settings/picklists.html", {
+        "kind": kind, "kinds": PicklistKind.choices, "form": form,
+        "options": selectors.picklist_options(kind=kind, active_only=False),
+    })
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def settings_picklist_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    option = get_object_or_404(selectors.picklist_options(active_only=False), pk=pk)
+    initial = {f: getattr(option, f) for f in ("kind", "code", "label_zh", "label_en", "position", "color",
+                                                "is_active")}
+    form = PicklistOptionForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.picklist_option_save(acting_user=request.user, option=option, **form.service_kwargs())
+        except ValidationFailed as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, _("已保存"))
+            return redirect(reverse("customers:settings_picklists") + f"?kind={option.kind}")
+    return render(request, "customers/settings/edit.html", {
+        "form": form, "title": _("编辑选项"), "back": reverse("customers:settings_picklists") + f"?kind={option.kind}",
+        "section": "picklists",
+    })
+
+
+@admin_required
+@require_GET
+def settings_fields(request: HttpRequest) -> HttpResponse:
+    return render(request, "customers/settings/fields.html", {
+        "definitions": selectors.custom_field_definitions(target=CustomFieldTarget.CUSTOMER, active_only=False)
+        + selectors.custom_field_definitions(target=CustomFieldTarget.CONTACT, active_only=False),
+    })
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def settings_field_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    definition = None
+    initial: dict[str, Any] = {"target": request.GET.get("target", CustomFieldTarget.CUSTOMER), "is_active": True}
+    if pk is not None:
+        everything = selectors.custom_field_definitions(target=CustomFieldTarget.CUSTOMER, active_only=False) + (
+            selectors.custom_field_definitions(target=CustomFieldTarget.CONTACT, active_only=False)
+        )
+        definition = next((d for d in everything if d.pk == pk), None)
+        if definition is None:
+            raise Http404
+        initial = CustomFieldDefinitionForm.initial_for(definition)
+    form = CustomFieldDefinitionForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.custom_field_save(acting_user=request.user, definition=definition, **form.service_kwargs())
+        except ValidationFailed as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, _("已保存"))
+            return redirect("customers:settings_fields")
+    return render(request, "customers/settings/edit.html", {
+        "form": form, "title": _("编辑自定义字段") if definition else _("新建自定义字段"),
+        "back": reverse("customers:settings_fields"), "section": "fields",
+    })
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def settings_tags(request: HttpRequest) -> HttpResponse:
+    form = TagForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            tag = services.tag_create(acting_user=request.user, name=form.cleaned_data.get("name", ""),
+                                      color=form.cleaned_data.get("color") or "#1677ff")
+        except ValidationFailed as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, _("已添加标签“%(name)s”") % {"name": tag.name})
+            return redirect("customers:settings_tags")
+    return render(request, "customers/settings/tags.html", {"form": form, "tags": selectors.tags_all()})
+
+
+@admin_required
+@require_POST
+def settings_tag_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    tag = get_object_or_404(selectors.tags_all(), pk=pk)
+    form = TagForm(request.POST)
+    form.is_valid()
+    if request.POST.get("delete"):
+        services.tag_delete(acting_user=request.user, tag=tag)
+        messages.success(request, _("已删除标签“%(name)s”") % {"name": tag.name})
+        return redirect("customers:settings_tags")
+    try:
+        services.tag_update(acting_user=request.user, tag=tag, name=form.cleaned_data.get("name"),
+                            color=form.cleaned_data.get("color") or None)
+    except ValidationFailed as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("已保存"))
+    return HttpResponseRedirect(reverse("customers:settings_tags"))
