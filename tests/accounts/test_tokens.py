@@ -41,6 +41,22 @@ def test_a_valid_token_authenticates_and_records_last_use(sales_user):
     assert token.last_used_at is not None
 
 
+def test_last_used_is_written_at_most_once_a_minute(sales_user):
+    token, secret = api_token_create(user=sales_user)
+    headers = {"Authorization": f"Bearer {secret}"}
+    recent = timezone.now() - dt.timedelta(seconds=10)
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=recent)
+    assert Client().get("/api/v1/me", headers=headers).status_code == 200
+    token.refresh_from_db()
+    assert token.last_used_at == recent
+
+    stale = timezone.now() - dt.timedelta(minutes=2)
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=stale)
+    assert Client().get("/api/v1/me", headers=headers).status_code == 200
+    token.refresh_from_db()
+    assert token.last_used_at > stale
+
+
 def test_token_writes_need_no_csrf(sales_user):
     _, secret = api_token_create(user=sales_user)
     response = post_customer(Client(enforce_csrf_checks=True), Authorization=f"Bearer {secret}")

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from kehu.accounts.models import ApiToken, Department, User, hash_token
+
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 
 def user_for_api_token(*, raw: str) -> User | None:
@@ -14,7 +18,11 @@ def user_for_api_token(*, raw: str) -> User | None:
     )
     if token is None or not token.is_active or not token.user.is_active:
         return None
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    now = timezone.now()
+    # At most one write a minute per token: a script paging through the API must not turn every
+    # read into a write (on SQLite that would queue all API reads behind the one writer lock).
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
 
 
