@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
 from django.core.exceptions import FieldDoesNotExist
 from django.template.defaultfilters import date as date_filter
+from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
@@ -32,7 +34,10 @@ def custom_display(definition: Any, value: Any, users_by_id: dict | None = None)
         user = (users_by_id or {}).get(value)
         return str(user) if user else f"#{value}"
     if kind == "money":
-        return f"¥{value}"
+        try:
+            return f"¥{Decimal(str(value)):,.2f}"
+        except InvalidOperation:
+            return str(value)
     return str(value)
 
 
@@ -55,7 +60,7 @@ def list_cell(customer: Customer, key: str, definitions: dict, users_by_id: dict
     if key == "tags":
         return tag_chips(customer.tags.all()) or EMPTY
     if key in ("created_at", "updated_at"):
-        return date_filter(getattr(customer, key), "Y-m-d H:i")
+        return date_filter(timezone.localtime(getattr(customer, key)), "Y-m-d H:i")
     return str(getattr(customer, key, "") or EMPTY)
 
 

@@ -55,6 +55,8 @@
       var n = 0;
       boxes().forEach(function (b) { if (b.checked) n++; });
       if (count) count.textContent = n;
+      var bar = form.querySelector("[data-bulk-bar]");
+      if (bar) bar.classList.toggle("active", n > 0);
     }
     if (all) all.addEventListener("change", function () {
       boxes().forEach(function (b) { b.checked = all.checked; });
