@@ -161,7 +161,8 @@ def _clean_custom_value(
             return None
         if kind == CustomFieldType.MONEY:
             return str(number.quantize(Decimal("0.01")))
-        return str(number.normalize()) if number == number.to_integral() else str(number)
+        # "f": 1200 stays "1200" (normalize() alone would give "1.2E+3")
+        return format(number.normalize(), "f") if number == number.to_integral() else str(number)
     if kind == CustomFieldType.DATE:
         date = clean_date(raw, field, errors)
         return date.isoformat() if date else None
