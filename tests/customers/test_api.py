@@ -191,6 +191,17 @@ def test_request_schema_errors_use_the_same_shape(sales_api):
     assert Customer.objects.count() == 0
 
 
+def test_a_bad_cursor_is_a_422_not_a_silent_restart(sales_api, sales_user):
+    CustomerFactory(owner=sales_user)
+    CustomerFactory(owner=sales_user)
+    garbage = sales_api.get("/customers", {"cursor": "not-a-cursor"})
+    assert (garbage.status_code, error_of(garbage)["field"]) == (422, "cursor")
+    name_cursor = sales_api.get("/customers", {"sort": "name", "limit": 1}).json()["next_cursor"]
+    assert sales_api.get("/customers", {"sort": "name", "cursor": name_cursor}).status_code == 200
+    other_sort = sales_api.get("/customers", {"sort": "-updated_at", "cursor": name_cursor})
+    assert (other_sort.status_code, error_of(other_sort)["field"]) == (422, "cursor")
+
+
 def test_unknown_ids_are_404_json(sales_api):
     for path in ("/customers/999999", "/contacts/999999", "/tags/999999", "/picklists/999999", "/custom-fields/1"):
         response = sales_api.get(path)

@@ -69,6 +69,13 @@ def _user(request: HttpRequest) -> Any:
     return request.auth  # type: ignore[attr-defined]
 
 
+def _check_cursor(cursor: str | None, sort: str) -> None:
+    if cursor and not selectors.cursor_is_valid(cursor=cursor, sort=sort):
+        raise ValidationFailed(
+            [FieldError(field="cursor", code=ErrorCode.INVALID, message=_("无效的分页游标，请从第一页重新开始"))]
+        )
+
+
 def _payload(schema: Schema, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
     """Only the keys the client sent: PATCH is partial, and an absent key must not become null."""
     data = schema.dict(exclude_unset=True)
@@ -94,6 +101,7 @@ def customer_list(request: HttpRequest, page: Query[CustomerPageQuery], filters:
     """Customers visible to the caller, with the web list's filters and keyset pagination."""
     # The declared `filters` document and type-check the parameters; the filter itself is built
     # from the raw query string exactly as the web list does (including cf_<key> custom fields).
+    _check_cursor(page.cursor, page.sort)
     result = selectors.customer_list_page(
         user=_user(request),
         filters=CustomerFilter.from_params(request.GET),
@@ -196,6 +204,7 @@ def contact_list(  # type: ignore[no-untyped-def]
     customer: int | None = Query(None, description="Only this customer's contacts"),
     q: str = Query("", max_length=100, description="Search text"),
 ):
+    _check_cursor(page.cursor, "-updated_at")
     result = selectors.contact_list_page(
         user=_user(request), customer_id=customer, q=q, cursor=page.cursor, limit=page.limit
     )

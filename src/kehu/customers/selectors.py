@@ -103,6 +103,12 @@ def normalise_sort(sort: str | None) -> str:
     return sort if sort.lstrip("-") in SORTS else DEFAULT_SORT
 
 
+def cursor_is_valid(*, cursor: str, sort: str | None = None) -> bool:
+    """Whether `cursor` came from a page with this sort (callers report a 422 instead of silently
+    starting over at page one)."""
+    return _decode_cursor(cursor, SORTS[normalise_sort(sort).lstrip("-")]) is not None
+
+
 def keyset_page(queryset: QuerySet, *, sort: str, cursor: str | None, limit: int, count_cap: int = 10000) -> Page:
     """Keyset (seek) pagination: page 20,000 costs the same as page 1 because it filters on the
     last row's sort key instead of skipping rows with OFFSET."""
