@@ -42,6 +42,28 @@
     }
   });
 
+  // Search box keys: Enter opens the first hit (or the full list), arrows move through the hits.
+  document.addEventListener("keydown", function (event) {
+    var input = document.getElementById("global-search");
+    var results = document.getElementById("search-results");
+    if (!input || !results) return;
+    var hits = Array.prototype.slice.call(results.querySelectorAll("a.search-hit, a.search-more"));
+    var index = hits.indexOf(document.activeElement);
+    if (event.target === input && event.key === "Enter") {
+      event.preventDefault();
+      if (hits.length) { hits[0].click(); }
+      else if (input.value.trim()) {
+        window.location.href = input.getAttribute("data-list-url") + "?q=" + encodeURIComponent(input.value.trim());
+      }
+    } else if (event.key === "ArrowDown" && (event.target === input || index >= 0) && hits.length) {
+      event.preventDefault();
+      hits[Math.min(index + 1, hits.length - 1)].focus();
+    } else if (event.key === "ArrowUp" && index >= 0) {
+      event.preventDefault();
+      if (index === 0) input.focus(); else hits[index - 1].focus();
+    }
+  });
+
   function initBulk(root) {
     var form = root.querySelector ? root.querySelector("#bulk-form") : null;
     if (!form) return;
