@@ -281,19 +281,31 @@ class SavedView(models.Model):
 class SearchToken(models.Model):
     """Inverted index for the search box: one row per (token, customer[, contact]).
 
-    Tokens are normalised fragments (Chinese 1-2 grams, pinyin, initials, phone tails, email
-    parts, credit code) so every query kind is an indexed equality or prefix lookup on both
-    SQLite and PostgreSQL instead of a `LIKE '%q%'` scan."""
+    Tokens are normalised fragments (Chinese 1-2 grams, pinyin of the name from each character,
+    initials, reversed phone digits, e-mail parts, credit code) so every query kind is an indexed
+    equality or prefix lookup on both SQLite and PostgreSQL instead of a `LIKE '%q%'` scan.
+
+    `rank` (the record's last update as Unix seconds) and `owner` are copied from the customer so
+    a common token ("科技", 100k+ rows) returns its most recent rows straight from the index, and
+    a sales rep's own-scope search is one index range, not a scan of everybody's postings."""
 
     token = models.CharField(max_length=64)
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
-    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+",
+        db_index=False, db_constraint=False,
+    )
+    rank = models.BigIntegerField(default=0)
 
     class Meta:
         indexes = [
-            models.Index(fields=["token", "customer"], name="search_token_customer"),
+            models.Index(fields=["token", "rank"], name="search_token_rank"),
+            models.Index(fields=["owner", "token", "rank"], name="search_owner_token_rank"),
             models.Index(fields=["customer"], name="search_customer"),
+            models.Index(
+                fields=["contact"], name="search_contact", condition=models.Q(contact__isnull=False)
+            ),
         ]
-
-    def __str__(self) -> str:
-        return self.token

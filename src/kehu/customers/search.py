@@ -1,35 +1,72 @@
 """The search box: an inverted index of normalised fragments (see `SearchToken`).
 
 Query kinds and how each becomes an indexed lookup:
-- Chinese, 1-2 characters: equality on the gram ("h:张伟").
-- Chinese, 3+ characters: the query's bigrams; candidates from the rarest bigram, verified
-  against the name so "分扬科" never matches "扬科分".
-- Latin letters: prefix on full pinyin ("py:zhangwei"), initials ("in:zw"), e-mail parts and
-  Latin words.
-- Digits: phone tails ("t:5678", any suffix of 4+ digits), phone prefixes and credit codes.
-Prefix lookups are range scans (token >= 'x' AND token < 'x\\uffff'), which both SQLite and
-PostgreSQL answer from the B-tree index regardless of collation.
+- Chinese, 1-2 characters: equality on the gram ("h:张伟"), most recently updated first.
+- Chinese, 3+ characters: the rarest of the query's bigrams drives (capped counts decide), and
+  only rows whose name really contains the query are kept, so "分扬科" never matches "扬科分".
+- Latin letters: equality first, then prefix, on full pinyin read from every character of the
+  name ("py:zhangwei", "py:fenyang..." for 北京分扬科技有限公司), initials ("in:zw", also of the
+  name without its leading province/city), e-mail parts and Latin words.
+- Digits: reversed phone digits ("r:8765..." answers any tail: last 4, last 6...), phone
+  prefixes and credit codes.
+Prefix lookups are range scans (token >= 'x' AND token < 'x\\uffff') answered from the B-tree
+index; the column uses binary ordering (SQLite's default, COLLATE "C" on PostgreSQL, set by the
+migration) so a range is exactly the strings with that prefix.
+
+The token builders work on plain values (`customer_token_rows`, `contact_token_rows`) so the
+bench data generator produces exactly the rows the services would.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
 
 from kehu.core.scoping import restrict
 from kehu.customers.models import Contact, Customer, SearchToken
-from kehu.customers.pinyin import has_han, pinyin_forms
+from kehu.customers.pinyin import has_han, syllables_of
 
 MAX_TOKEN = 64
+PREFIX_END = "\uffff"
 _HAN_RUN = re.compile(r"[\u3400-\u9fff]+")
 _WORD = re.compile(r"[0-9a-z]+")
-_DIGITS = re.compile(r"\D")
-PREFIX_END = "\uffff"
+_NOT_DIGIT = re.compile(r"\D")
+_SPACES = re.compile(r"\s+")
+
+# Legal-form endings: pinyin is not indexed from inside them ("gongsi" alone finds nothing useful).
+ORG_SUFFIXES = (
+    "股份有限公司", "有限责任公司", "集团有限公司", "有限公司", "分公司", "公司", "集团", "工作室", "事务所",
+    "合作社", "研究院", "研究所", "中心", "商行", "门市部", "经营部", "厂", "店",
+)
+# Leading places, so initials of "北京分扬科技有限公司" are also indexed as "fykj..." (分扬科技).
+_PLACES = (
+    "北京|天津|上海|重庆|河北|山西|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|河南|湖北|湖南|广东|海南|四川|贵州|云南|陕西|甘肃|青海|台湾|内蒙古|广西|西藏|"
+    "宁夏|新疆|香港|澳门|深圳|广州|杭州|南京|苏州|成都|武汉|西安|长沙|郑州|青岛|厦门|宁波|大连|沈阳|济南|合肥|福州|无锡|东莞|佛山|昆明|哈尔滨|长春|石家庄|太原|"
+    "南昌|南宁|贵阳|兰州|海口|珠海|中山|温州|常州|烟台|绍兴|嘉兴|台州|金华|泉州|徐州|南通|扬州|惠州"
+)
+_PLACE_RE = re.compile(
+    r"^(?:(?:" + "|".join(sorted(_PLACES.split("|"), key=len, reverse=True)) + r")(?:省|市|自治区|特别行政区)?"
+    r"|[\u3400-\u9fff]{2,3}[省市])+"
+)
+# A person's name has at most this many characters worth reading pinyin from each position.
+MAX_PINYIN_STARTS = 8
+
+def char_readings(text: str, is_person: bool = False) -> list[str]:
+    """Pinyin aligned with `text`: one syllable per Chinese character, "" for anything else."""
+    readings = [""] * len(text)
+    for match in _HAN_RUN.finditer(text):
+        run = match.group()
+        syllables = syllables_of(run, is_person=is_person and match.start() == 0)
+        if len(syllables) != len(run):  # a character pypinyin cannot read: go one by one
+            syllables = [(syllables_of(ch) or [""])[0] for ch in run]
+        readings[match.start() : match.end()] = syllables
+    return readings
 
 
 def _han_grams(text: str) -> set[str]:
@@ -40,29 +77,60 @@ def _han_grams(text: str) -> set[str]:
     return {f"h:{g}" for g in grams}
 
 
-def _name_tokens(name: str, *, is_person: bool) -> set[str]:
+def _core_span(name: str, *, is_person: bool) -> tuple[int, int]:
+    """(start, end) of the distinctive part: without a leading place and a trailing legal form."""
+    if is_person:
+        return 0, len(name)
+    end = len(name)
+    for suffix in ORG_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            end = len(name) - len(suffix)
+            break
+    place = _PLACE_RE.match(name[:end])
+    start = place.end() if place and place.end() < end else 0
+    return start, end
+
+
+def name_tokens(name: str, *, is_person: bool, readings: Sequence[str] | None = None) -> set[str]:
+    """Grams, pinyin from every character of the core name, initials of the whole name and of
+    the name without its place, and Latin words. `readings` is `char_readings(name)`."""
     tokens = _han_grams(name)
-    full, initials = pinyin_forms(name, is_person=is_person)
-    if full:
-        tokens.add(f"py:{full}")
-        tokens.add(f"in:{initials}")
     for word in _WORD.findall(name.lower()):
         tokens.add(f"w:{word}")
+    if not has_han(name):
+        return tokens
+    if readings is None:
+        readings = char_readings(name, is_person)
+    start, end = _core_span(name, is_person=is_person)
+    syllable_at = [i for i, s in enumerate(readings) if s]
+    if not syllable_at:
+        return tokens
+    tokens.add("py:" + "".join(readings[i] for i in syllable_at))
+    tokens.add("in:" + "".join(readings[i][0] for i in syllable_at))
+    starts = [i for i in syllable_at if start <= i < end][:MAX_PINYIN_STARTS]
+    for position in starts:
+        tokens.add("py:" + "".join(readings[i] for i in syllable_at if i >= position))
+    if starts and starts[0] > 0:
+        tokens.add("in:" + "".join(readings[i][0] for i in syllable_at if i >= starts[0]))
     return tokens
 
 
-def _phone_tokens(phone: str) -> set[str]:
-    digits = _DIGITS.sub("", phone)
+def normalise_phone_digits(phone: str) -> str:
+    digits = _NOT_DIGIT.sub("", phone)
     if digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
+    return digits
+
+
+def phone_tokens(phone: str) -> set[str]:
+    """Digits forwards (prefix search) and reversed (any tail, e.g. the last 4, is a prefix)."""
+    digits = normalise_phone_digits(phone)
     if len(digits) < 4:
         return set()
-    tokens = {f"t:{digits[-n:]}" for n in range(4, len(digits) + 1)}
-    tokens.add(f"p:{digits}")
-    return tokens
+    return {f"p:{digits}", f"r:{digits[::-1]}"}
 
 
-def _email_tokens(email: str) -> set[str]:
+def email_tokens(email: str) -> set[str]:
     email = email.strip().lower()
     if not email:
         return set()
@@ -70,111 +138,257 @@ def _email_tokens(email: str) -> set[str]:
     tokens = {f"em:{email}"}
     if domain:
         tokens.add(f"em:{domain}")
-    for word in _WORD.findall(local):
-        tokens.add(f"em:{word}")
+    # Each later word of the local part, with the rest of the address: "wei88@fen" and "wei88"
+    # both find zhang.wei88@fenyang.com.
+    for match in list(_WORD.finditer(local))[1:]:
+        tokens.add(f"em:{email[match.start():]}")
     return tokens
 
 
-def customer_tokens(customer: Customer) -> set[str]:
-    is_person = customer.kind == "person"
-    tokens = _name_tokens(customer.name, is_person=is_person)
-    if customer.short_name:
-        tokens |= _name_tokens(customer.short_name, is_person=False)
-    for phone in customer.phones or []:
-        tokens |= _phone_tokens(str(phone))
-    for email in customer.emails or []:
-        tokens |= _email_tokens(str(email))
-    if customer.credit_code:
-        tokens.add(f"cc:{customer.credit_code.lower()}")
+def customer_token_set(
+    *, name: str, kind: str, short_name: str = "", phones: Iterable[str] = (), emails: Iterable[str] = (),
+    credit_code: str = "", readings: Sequence[str] | None = None,
+) -> set[str]:
+    is_person = kind == "person"
+    tokens = name_tokens(name, is_person=is_person, readings=readings)
+    if short_name:
+        tokens |= name_tokens(short_name, is_person=False)
+    for phone in phones:
+        tokens |= phone_tokens(str(phone))
+    for email in emails:
+        tokens |= email_tokens(str(email))
+    if credit_code:
+        tokens.add(f"cc:{credit_code.lower()}")
     return {t[:MAX_TOKEN] for t in tokens}
+
+
+def contact_token_set(
+    *, name: str, mobile: str = "", phone: str = "", email: str = "", readings: Sequence[str] | None = None
+) -> set[str]:
+    tokens = name_tokens(name, is_person=True, readings=readings)
+    for number in (mobile, phone):
+        if number:
+            tokens |= phone_tokens(number)
+    if email:
+        tokens |= email_tokens(email)
+    return {t[:MAX_TOKEN] for t in tokens}
+
+
+def customer_tokens(customer: Customer) -> set[str]:
+    return customer_token_set(
+        name=customer.name, kind=customer.kind, short_name=customer.short_name,
+        phones=customer.phones or [], emails=customer.emails or [], credit_code=customer.credit_code,
+    )
 
 
 def contact_tokens(contact: Contact) -> set[str]:
-    tokens = _name_tokens(contact.name, is_person=True)
-    for phone in (contact.mobile, contact.phone):
-        if phone:
-            tokens |= _phone_tokens(phone)
-    if contact.email:
-        tokens |= _email_tokens(contact.email)
-    return {t[:MAX_TOKEN] for t in tokens}
+    return contact_token_set(name=contact.name, mobile=contact.mobile, phone=contact.phone, email=contact.email)
+
+
+def rank_of(moment: dt.datetime | None) -> int:
+    return int(moment.timestamp()) if moment else 0
 
 
 @transaction.atomic
 def index_customer(customer: Customer) -> None:
-    """Rebuild the customer's own tokens (not its contacts')."""
+    """Rebuild the customer's own tokens and copy its owner onto its contacts' tokens."""
     SearchToken.objects.filter(customer=customer, contact__isnull=True).delete()
+    rank = rank_of(customer.updated_at)
     SearchToken.objects.bulk_create(
-        [SearchToken(token=t, customer=customer) for t in sorted(customer_tokens(customer))]
+        [
+            SearchToken(token=t, customer=customer, owner_id=customer.owner_id, rank=rank)
+            for t in sorted(customer_tokens(customer))
+        ]
     )
+    SearchToken.objects.filter(customer=customer, contact__isnull=False).exclude(
+        owner_id=customer.owner_id
+    ).update(owner_id=customer.owner_id)
 
 
 @transaction.atomic
 def index_contact(contact: Contact) -> None:
     SearchToken.objects.filter(contact=contact).delete()
+    owner_id = Customer.objects.filter(pk=contact.customer_id).values_list("owner_id", flat=True).first()
+    rank = rank_of(contact.updated_at)
     SearchToken.objects.bulk_create(
         [
-            SearchToken(token=t, customer_id=contact.customer_id, contact=contact)
+            SearchToken(token=t, customer_id=contact.customer_id, contact=contact, owner_id=owner_id, rank=rank)
             for t in sorted(contact_tokens(contact))
         ]
     )
 
 
 def reindex_all(customers: Iterable[Customer] | None = None, *, batch_size: int = 2000) -> int:
-    """Rebuild the index for all (or the given) customers and their contacts."""
+    """Rebuild the index for all (or the given) customers and their contacts; returns the
+    number of customers indexed."""
     queryset = Customer.objects.all() if customers is None else customers
+    if not isinstance(queryset, QuerySet):
+        queryset = Customer.objects.filter(pk__in=[c.pk for c in queryset])
     count = 0
     batch: list[SearchToken] = []
-    for customer in queryset.iterator(chunk_size=batch_size) if hasattr(queryset, "iterator") else queryset:
-        batch.extend(SearchToken(token=t, customer_id=customer.pk) for t in customer_tokens(customer))
-        count += 1
-        if len(batch) >= batch_size * 10:
+
+    def flush(force: bool = False) -> None:
+        nonlocal batch
+        if batch and (force or len(batch) >= batch_size * 10):
             SearchToken.objects.bulk_create(batch, batch_size=5000)
             batch = []
-    for contact in Contact.objects.all().iterator(chunk_size=batch_size):
-        batch.extend(
-            SearchToken(token=t, customer_id=contact.customer_id, contact_id=contact.pk)
-            for t in contact_tokens(contact)
-        )
-        if len(batch) >= batch_size * 10:
-            SearchToken.objects.bulk_create(batch, batch_size=5000)
-            batch = []
-    SearchToken.objects.bulk_create(batch, batch_size=5000)
+
+    with transaction.atomic():
+        if customers is None:
+            SearchToken.objects.all().delete()
+        else:
+            SearchToken.objects.filter(customer__in=queryset).delete()
+        owners: dict[int, int | None] = {}
+        for customer in queryset.iterator(chunk_size=batch_size):
+            owners[customer.pk] = customer.owner_id
+            rank = rank_of(customer.updated_at)
+            batch.extend(
+                SearchToken(token=t, customer_id=customer.pk, owner_id=customer.owner_id, rank=rank)
+                for t in customer_tokens(customer)
+            )
+            count += 1
+            flush()
+        for contact in Contact.objects.filter(customer__in=queryset).iterator(chunk_size=batch_size):
+            rank = rank_of(contact.updated_at)
+            batch.extend(
+                SearchToken(
+                    token=t, customer_id=contact.customer_id, contact_id=contact.pk,
+                    owner_id=owners.get(contact.customer_id), rank=rank,
+                )
+                for t in contact_tokens(contact)
+            )
+            flush()
+        flush(force=True)
     return count
+
+
+# Queries --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class QueryPlan:
-    exact: list[str]
-    prefixes: list[str]
-    verify: str | None  # a substring every hit's name must contain (long Chinese queries)
+    exact: list[str]  # equality lookups, most recent first
+    prefixes: list[str]  # equality on the prefix itself, then range scans
+    verify: str | None = None  # long Chinese queries: the name must contain this
 
 
 def plan_query(raw: str) -> QueryPlan | None:
-    q = raw.strip().lower()
-    q = re.sub(r"\s+", "", q)
+    q = _SPACES.sub("", raw.strip().lower())
     if not q:
         return None
     if has_han(q):
         han = "".join(_HAN_RUN.findall(q))
         if len(han) <= 2:
-            return QueryPlan(exact=[f"h:{han}"], prefixes=[], verify=None)
-        bigrams = [han[i : i + 2] for i in range(len(han) - 1)]
+            return QueryPlan(exact=[f"h:{han}"], prefixes=[])
+        bigrams = list(dict.fromkeys(han[i : i + 2] for i in range(len(han) - 1)))
         return QueryPlan(exact=[f"h:{b}" for b in bigrams], prefixes=[], verify=han)
-    digits = _DIGITS.sub("", q)
+    digits = _NOT_DIGIT.sub("", q)
     if digits and digits == q:
         if len(digits) < 3:
             return None
-        exact = [f"t:{digits}"] if len(digits) >= 4 else []
-        return QueryPlan(exact=exact, prefixes=[f"p:{digits}", f"cc:{digits}"], verify=None)
+        return QueryPlan(exact=[], prefixes=[f"r:{digits[::-1]}", f"p:{digits}", f"cc:{digits}"])
     if "@" in q or "." in q:
-        return QueryPlan(exact=[], prefixes=[f"em:{q[:MAX_TOKEN - 3]}"], verify=None)
+        return QueryPlan(exact=[], prefixes=[f"em:{q[: MAX_TOKEN - 3]}"])
     word = re.sub(r"[^0-9a-z]", "", q)
     if not word:
         return None
     prefixes = [f"py:{word}", f"in:{word}", f"w:{word}", f"em:{word}"]
     if len(word) >= 6:
         prefixes.append(f"cc:{word}")
-    return QueryPlan(exact=[], prefixes=[p[:MAX_TOKEN] for p in prefixes], verify=None)
+    return QueryPlan(exact=[], prefixes=[p[:MAX_TOKEN] for p in prefixes])
+
+
+Row = tuple[int, int | None]
+Candidate = tuple[int, int | None, int, int]  # customer_id, contact_id, group (0 whole token, 1 prefix), rank
+
+# A token with more rows than this is "common": it is never read whole.
+COMMON_CAP = 2000
+_TABLE = SearchToken._meta.db_table
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """A SQL condition on the token table (alias `st`) limiting rows to what a user may see."""
+
+    sql: str
+    params: tuple[Any, ...]
+
+
+def _scope_for(user: Any) -> _Scope | None:
+    """None when the user sees nothing. Own scope uses the copied owner column (index
+    `search_owner_token_rank`); department scope joins the customers `restrict()` allows."""
+    if user is None:
+        return _Scope("", ())
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    scope = user.data_scope
+    if scope == "all":
+        return _Scope("", ())
+    if scope == "own":
+        return _Scope("st.owner_id = %s AND ", (user.pk,))
+    sql, params = restrict(Customer.objects.all(), user).values("pk").query.sql_with_params()
+    return _Scope(f"st.customer_id IN ({sql}) AND ", tuple(params))
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
+    # Raw SQL: these few statements run on every keystroke, and building them through the ORM
+    # costs more than the index lookups themselves.
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _candidate_rows(plan: QueryPlan, scope: _Scope, limit: int) -> list[Candidate]:
+    """One round trip: equality lookups (most recent first) then prefix ranges (index order,
+    capped at 4 x limit, re-ranked by recency), as a UNION ALL of independently limited parts."""
+    if plan.verify is not None:
+        return _long_han_rows(plan, scope, limit)
+    parts: list[str] = []
+    params: list[Any] = []
+    select = f"SELECT st.customer_id, st.contact_id, %s AS grp, st.rank FROM {_TABLE} st WHERE {scope.sql}"
+    for token in [*plan.exact, *plan.prefixes]:
+        parts.append(f"{select}st.token = %s ORDER BY st.rank DESC LIMIT {int(limit)}")
+        params += [0, *scope.params, token]
+    for prefix in plan.prefixes:
+        parts.append(f"{select}st.token > %s AND st.token < %s ORDER BY st.token LIMIT {int(limit) * 4}")
+        params += [1, *scope.params, prefix, prefix + PREFIX_END]
+    sql = " UNION ALL ".join(f"SELECT * FROM ({part}) AS p{i}" for i, part in enumerate(parts))
+    return _fetch(sql, params)
+
+
+def _long_han_rows(plan: QueryPlan, scope: _Scope, limit: int) -> list[Candidate]:
+    """Drive from the rarest bigram (capped counts, so a common one costs at most COMMON_CAP
+    index entries), keep rows whose customer name/short name or contact name contains the query."""
+    counts_sql = ", ".join(
+        f"(SELECT COUNT(*) FROM (SELECT 1 FROM {_TABLE} st WHERE {scope.sql}st.token = %s LIMIT {COMMON_CAP}) AS c{i})"
+        for i in range(len(plan.exact))
+    )
+    counts = _fetch(f"SELECT {counts_sql}", [p for token in plan.exact for p in (*scope.params, token)])[0]
+    if min(counts) == 0:
+        return []
+    driver = min(zip(counts, plan.exact, strict=True))[1]
+    pattern = f"%{_like_escape(plan.verify or '')}%"
+    sql = (
+        f"SELECT st.customer_id, st.contact_id, 0, st.rank FROM {_TABLE} st "
+        f"JOIN {Customer._meta.db_table} c ON c.id = st.customer_id "
+        f"LEFT JOIN {Contact._meta.db_table} k ON k.id = st.contact_id "
+        f"WHERE {scope.sql}st.token = %s AND ("
+        "(st.contact_id IS NULL AND (c.name LIKE %s ESCAPE '\\' OR c.short_name LIKE %s ESCAPE '\\')) "
+        "OR (st.contact_id IS NOT NULL AND k.name LIKE %s ESCAPE '\\')) "
+        f"ORDER BY st.rank DESC LIMIT {int(limit)}"
+    )
+    return _fetch(sql, [*scope.params, driver, pattern, pattern, pattern])
+
+
+def _ranked(candidates: list[Candidate]) -> list[Row]:
+    """Distinct (customer, contact) pairs: customer hits before contact hits, whole-token
+    matches before completions, most recently updated first."""
+    ordered = sorted(candidates, key=lambda r: (r[1] is not None, r[2], -r[3]))
+    return list(dict.fromkeys((c, k) for c, k, _, _ in ordered))
 
 
 @dataclass(frozen=True)
@@ -183,98 +397,42 @@ class SearchHit:
     contact: Contact | None
 
 
-def _token_q(plan: QueryPlan) -> list[Q]:
-    if plan.verify is None:
-        conditions = [Q(token=t) for t in plan.exact]
-    else:
-        conditions = []  # long Chinese queries are handled by intersecting bigrams
-    conditions += [Q(token__gte=p, token__lt=p + PREFIX_END) for p in plan.prefixes]
-    return conditions
-
-
-def _candidate_rows(plan: QueryPlan, limit: int) -> list[tuple[int, int | None]]:
-    if plan.verify is not None:
-        return _bigram_candidates(plan, limit)
-    rows: list[tuple[int, int | None]] = []
-    seen: set[tuple[int, int | None]] = set()
-    for condition in _token_q(plan):
-        for row in SearchToken.objects.filter(condition).values_list("customer_id", "contact_id")[:limit]:
-            if row not in seen:
-                seen.add(row)
-                rows.append(row)
-    return rows
-
-
-def _bigram_candidates(plan: QueryPlan, limit: int) -> list[tuple[int, int | None]]:
-    """Intersect the bigram postings, starting from the smallest, then keep rows whose name
-    really contains the query (bigrams can match out of order)."""
-    probe = limit * 20
-    postings: list[set[tuple[int, int | None]]] = []
-    for token in dict.fromkeys(plan.exact):
-        rows = set(SearchToken.objects.filter(token=token).values_list("customer_id", "contact_id")[:probe])
-        if not rows:
-            return []
-        postings.append(rows)
-    postings.sort(key=len)
-    candidates = set.intersection(*postings) if len(postings[0]) < probe else postings[0]
-    if len(postings[0]) >= probe:
-        # Every bigram is common: narrow by database instead, pairing the two shortest lists.
-        subquery = SearchToken.objects.filter(token=plan.exact[0]).values("customer_id")
-        candidates = set(
-            SearchToken.objects.filter(token=plan.exact[-1], customer_id__in=subquery).values_list(
-                "customer_id", "contact_id"
-            )[:probe]
-        )
-    verify = plan.verify or ""
-    customer_ids = {c for c, _ in candidates}
-    names = dict(
-        Customer.objects.filter(pk__in=customer_ids).values_list("pk", "name")
-    )
-    short = dict(Customer.objects.filter(pk__in=customer_ids).values_list("pk", "short_name"))
-    contact_ids = {k for _, k in candidates if k}
-    contact_names = dict(Contact.objects.filter(pk__in=contact_ids).values_list("pk", "name"))
-    kept = []
-    for customer_id, contact_id in candidates:
-        text = contact_names.get(contact_id, "") if contact_id else (
-            names.get(customer_id, "") + " " + short.get(customer_id, "")
-        )
-        if verify in text:
-            kept.append((customer_id, contact_id))
-    return kept[: limit * 5]
-
-
 def search(*, user: Any, query: str, limit: int = 20) -> list[SearchHit]:
-    """Customers and contacts the user may see that match `query`, best first."""
+    """Customers and contacts the user may see that match `query`: customer hits before contact
+    hits, whole-token matches before completions, most recently updated first. Only the hits
+    returned are loaded as model instances."""
     plan = plan_query(query)
-    if plan is None:
+    scope = _scope_for(user)
+    if plan is None or scope is None:
         return []
-    rows = _candidate_rows(plan, limit * 5)
+    rows = _ranked(_candidate_rows(plan, scope, limit * 2))[:limit]
     if not rows:
         return []
-    customer_ids = {c for c, _ in rows}
     customers = {
         c.pk: c
-        for c in restrict(Customer.objects.filter(pk__in=customer_ids), user).select_related("owner", "stage")
+        for c in restrict(Customer.objects.filter(pk__in={c for c, _ in rows}), user).select_related(
+            "owner", "stage"
+        )
     }
     contact_ids = {k for c, k in rows if k and c in customers}
-    contacts = {k.pk: k for k in Contact.objects.filter(pk__in=contact_ids)}
-    hits: list[SearchHit] = []
-    seen: set[tuple[int, int | None]] = set()
-    for customer_id, contact_id in rows:
-        customer = customers.get(customer_id)
-        if customer is None or (customer_id, contact_id) in seen:
-            continue
-        seen.add((customer_id, contact_id))
-        hits.append(SearchHit(customer=customer, contact=contacts.get(contact_id) if contact_id else None))
-    # Customer hits before contact hits, most recently updated first.
-    hits.sort(key=lambda h: (h.contact is not None, -h.customer.updated_at.timestamp()))
-    return hits[:limit]
+    contacts = {k.pk: k for k in Contact.objects.filter(pk__in=contact_ids)} if contact_ids else {}
+    return [
+        SearchHit(customer=customers[c], contact=contacts.get(k) if k else None)
+        for c, k in rows
+        if c in customers and (k is None or k in contacts)
+    ]
+
+
+def search_customer_ids(*, query: str, limit: int = 5000, user: Any = None) -> list[int]:
+    """Ids of customers matching `query` directly or through a contact, most recent first."""
+    plan = plan_query(query)
+    scope = _scope_for(user)
+    if plan is None or scope is None:
+        return []
+    return list(dict.fromkeys(c for c, _ in _ranked(_candidate_rows(plan, scope, limit))))[:limit]
 
 
 def search_customer_ids_q(*, query: str, limit: int = 5000) -> Q:
-    """A filter for the customer list: customers matching `query` (directly or through a contact)."""
-    plan = plan_query(query)
-    if plan is None:
-        return Q(pk__in=[])
-    ids = {c for c, _ in _candidate_rows(plan, limit)}
-    return Q(pk__in=ids)
+    """A filter for the customer list: customers matching `query` (directly or through a contact).
+    Row scoping is applied by the list itself."""
+    return Q(pk__in=search_customer_ids(query=query, limit=limit))

@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from kehu.customers import search
+from kehu.customers.models import Customer, SearchToken
+from kehu.customers.search import plan_query
+from tests.factories import AdminFactory, ContactFactory, CustomerFactory, UserFactory
+
+
+def names(hits: list[search.SearchHit]) -> list[str]:
+    return [h.contact.name if h.contact else h.customer.name for h in hits]
+
+
+@pytest.fixture
+def admin(db):  # type: ignore[no-untyped-def]
+    return AdminFactory()
+
+
+@pytest.fixture
+def fenyang(db):  # type: ignore[no-untyped-def]
+    customer = CustomerFactory(
+        owner=AdminFactory(), name="北京分扬科技有限公司", short_name="分扬", phones=["010-8888 1234"],
+        emails=["sales@fenyang.com.cn"], credit_code="91110108MA01ABCD1X",
+    )
+    ContactFactory(customer=customer, name="张伟", mobile="138 1234 5678", email="zhang.wei88@fenyang.com.cn")
+    return customer
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("分扬", ["北京分扬科技有限公司"]),
+        ("扬", ["北京分扬科技有限公司"]),
+        ("分扬科技", ["北京分扬科技有限公司"]),
+        ("北京 分扬", ["北京分扬科技有限公司"]),
+        ("fenyang", ["北京分扬科技有限公司", "张伟"]),  # the contact by e-mail domain
+        ("FenYangKeji", ["北京分扬科技有限公司"]),
+        ("beijingfen", ["北京分扬科技有限公司"]),
+        ("fykj", ["北京分扬科技有限公司"]),
+        ("bjfy", ["北京分扬科技有限公司"]),
+        ("张伟", ["张伟"]),
+        ("张", ["张伟"]),
+        ("zhangwei", ["张伟"]),
+        ("zw", ["张伟"]),
+        ("wei", ["张伟"]),
+        ("5678", ["张伟"]),
+        ("12345678", ["张伟"]),
+        ("1381234", ["张伟"]),
+        ("1234", ["北京分扬科技有限公司"]),  # a tail, not the middle of 138 1234 5678
+        ("zhang.wei", ["张伟"]),
+        ("wei88", ["张伟"]),
+        ("wei88@fen", ["张伟"]),
+        ("sales@", ["北京分扬科技有限公司"]),
+        ("91110108", ["北京分扬科技有限公司"]),
+        ("91110108ma01", ["北京分扬科技有限公司"]),
+    ],
+)
+def test_every_query_kind_finds_the_record(admin, fenyang, query, expected):
+    assert names(search.search(user=admin, query=query)) == expected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["扬科分", "分扬科技股份", "lisi", "9999", "nobody@", "分 扬 集团"])
+def test_non_matching_queries_find_nothing(admin, fenyang, query):
+    assert search.search(user=admin, query=query) == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["", "   ", "12", "!!"])
+def test_empty_or_too_short_queries_find_nothing(admin, fenyang, query):
+    assert search.search(user=admin, query=query) == []
+
+
+@pytest.mark.django_db
+def test_surname_is_read_as_a_surname(admin):
+    ContactFactory(name="单田芳", customer=CustomerFactory(owner=admin))
+    assert names(search.search(user=admin, query="shantianfang")) == ["单田芳"]
+    assert names(search.search(user=admin, query="stf")) == ["单田芳"]
+
+
+@pytest.mark.django_db
+def test_common_token_returns_most_recently_updated_first(admin):
+    base = timezone.now() - dt.timedelta(days=400)
+    for i in range(30):
+        customer = CustomerFactory(name=f"上海第{i}科技有限公司", owner=admin)
+        Customer.objects.filter(pk=customer.pk).update(updated_at=base + dt.timedelta(days=i))
+        customer.refresh_from_db()
+        search.index_customer(customer)
+    hits = search.search(user=admin, query="科技", limit=5)
+    assert names(hits) == [f"上海第{i}科技有限公司" for i in (29, 28, 27, 26, 25)]
+
+
+@pytest.mark.django_db
+def test_sales_rep_sees_only_own_matches_even_when_others_have_many(db):
+    rep, other = UserFactory(), UserFactory()
+    for i in range(40):
+        CustomerFactory(name=f"深圳别人{i}科技有限公司", owner=other)
+    mine = CustomerFactory(name="深圳自己科技有限公司", owner=rep)
+    assert [h.customer for h in search.search(user=rep, query="科技", limit=5)] == [mine]
+    assert [h.customer for h in search.search(user=rep, query="shenzhen", limit=5)] == [mine]
+    assert [h.customer for h in search.search(user=rep, query="自己科技", limit=5)] == [mine]
+    assert search.search(user=rep, query="别人") == []
+
+
+@pytest.mark.django_db
+def test_owner_change_moves_contact_tokens_with_the_customer(db):
+    rep, other = UserFactory(), UserFactory()
+    customer = CustomerFactory(name="杭州云帆贸易有限公司", owner=other)
+    ContactFactory(customer=customer, name="李娜")
+    assert search.search(user=rep, query="李娜") == []
+    customer.owner = rep
+    customer.save()
+    search.index_customer(customer)
+    assert names(search.search(user=rep, query="李娜")) == ["李娜"]
+    assert set(SearchToken.objects.filter(customer=customer).values_list("owner_id", flat=True)) == {rep.pk}
+
+
+@pytest.mark.django_db
+def test_inactive_user_finds_nothing(fenyang):
+    user = UserFactory(is_active=False)
+    assert search.search(user=user, query="分扬") == []
+
+
+@pytest.mark.django_db
+def test_reindex_replaces_tokens_and_update_drops_old_name(admin, fenyang):
+    fenyang.name = "北京新名字有限公司"
+    fenyang.save()
+    search.index_customer(fenyang)
+    assert search.search(user=admin, query="fenyangkeji") == []
+    assert names(search.search(user=admin, query="新名字")) == ["北京新名字有限公司"]
+    before = SearchToken.objects.count()
+    SearchToken.objects.all().delete()
+    assert search.reindex_all() == 1
+    assert SearchToken.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_search_customer_ids_q_filters_the_list_by_contact_matches_too(fenyang):
+    other = CustomerFactory(name="上海另一家有限公司", owner=fenyang.owner)
+    queryset = Customer.objects.filter(search.search_customer_ids_q(query="张伟"))
+    assert list(queryset) == [fenyang]
+    assert list(Customer.objects.filter(search.search_customer_ids_q(query="另一家"))) == [other]
+    assert list(Customer.objects.filter(search.search_customer_ids_q(query=""))) == []
+
+
+def test_plan_for_long_chinese_queries_verifies_the_whole_text():
+    plan = plan_query("分扬科技")
+    assert plan is not None
+    assert plan.exact == ["h:分扬", "h:扬科", "h:科技"]
+    assert plan.verify == "分扬科技"
+
+
+def test_tokens_index_pinyin_from_each_character_of_the_core_name():
+    tokens = search.customer_token_set(name="北京分扬科技有限公司", kind="company")
+    assert {"py:beijingfenyangkejiyouxiangongsi", "py:fenyangkejiyouxiangongsi", "py:kejiyouxiangongsi"} <= tokens
+    assert {"in:bjfykjyxgs", "in:fykjyxgs"} <= tokens
+    assert "py:gongsi" not in tokens  # nothing starts inside the legal form
+
+
+def test_phone_tokens_normalise_the_country_code():
+    assert search.phone_tokens("+86 138-1234-5678") == {"p:13812345678", "r:87654321831"}
+    assert search.phone_tokens("123") == set()
