@@ -100,6 +100,16 @@ def test_list_filters_by_tag_and_custom_field(sales_client, sales_user):
     assert "华东" in body  # the show_in_list custom field is a column
 
 
+def test_list_total_is_capped(sales_client, sales_user, monkeypatch):
+    from kehu.customers import selectors
+
+    real = selectors.customer_list_page
+    monkeypatch.setattr(selectors, "customer_list_page", lambda **kwargs: real(**kwargs, count_cap=2))
+    for _ in range(3):
+        CustomerFactory(owner=sales_user)
+    assert "共 2+ 个客户" in html(sales_client.get(LIST))
+
+
 def test_list_keyset_pagination_walks_forward_and_back(sales_client, sales_user, settings):
     settings.KEHU_LIST_PAGE_SIZE = 2
     for i in range(5):
