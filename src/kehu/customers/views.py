@@ -489,7 +489,7 @@ def settings_picklists(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind") or request.POST.get("kind") or PicklistKind.STAGE
     if kind not in PicklistKind.values:
         kind = PicklistKind.STAGE
-    form = PicklistOptionForm(request.POST or None, initial={"kind": kind, "is_active": True})
+    form = PicklistOptionForm(request.POST or None, initial={"kind": kind, "is_active": True, "color": "#8c8c8c"})
     if request.method == "POST" and form.is_valid():
         try:
             option = services.picklist_option_save(acting_user=request.user, **form.service_kwargs())
@@ -510,6 +510,7 @@ def settings_picklist_edit(request: HttpRequest, pk: int) -> HttpResponse:
     option = get_object_or_404(selectors.picklist_options(active_only=False), pk=pk)
     initial = {f: getattr(option, f) for f in ("kind", "code", "label_zh", "label_en", "position", "color",
                                                 "is_active")}
+    initial["color"] = option.color or "#8c8c8c"  # a colour input can't be empty
     form = PicklistOptionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
