@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from ninja import Field, Schema
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from kehu.core.registries import TimelineEntry
 from kehu.customers.models import Contact, Customer, CustomFieldDefinition, Note, PicklistOption, Tag
@@ -27,44 +27,50 @@ class InputSchema(Schema):
     model_config = ConfigDict(extra="forbid")
 
 
+class OutputSchema(BaseModel):
+    """Responses are plain pydantic models validated from the dicts the `*_out` functions build:
+    ninja's `Schema` wraps every nested object for ORM attribute access, which made validating a
+    50-row page ~25 ms instead of ~3 ms."""
+
+
 # Shared pieces ---------------------------------------------------------------------------------
 
 
-class OptionRef(Schema):
+class OptionRef(OutputSchema):
     id: int
     code: str
     label: str
 
 
-class UserRefOut(Schema):
+class UserRefOut(OutputSchema):
     id: int
     username: str
     display_name: str
 
 
-class DepartmentRef(Schema):
+class DepartmentRef(OutputSchema):
     id: int
     name: str
 
 
-class ErrorDetail(Schema):
+class ErrorDetail(OutputSchema):
     field: str | None
     code: str
     message: str
 
 
-class ErrorBody(Schema):
+class ErrorBody(OutputSchema):
     code: str
     field: str | None = None
     message: str
     errors: list[ErrorDetail] = []
 
 
-class ErrorOut(Schema):
+class ErrorOut(OutputSchema):
     error: ErrorBody
 
 
-class ChangedOut(Schema):
+class ChangedOut(OutputSchema):
     changed: int = Field(description="Number of records that actually changed")
 
 
@@ -83,7 +89,7 @@ def user_ref(user: Any) -> dict[str, Any] | None:
 # Customers -------------------------------------------------------------------------------------
 
 
-class CustomerOut(Schema):
+class CustomerOut(OutputSchema):
     id: int
     kind: str
     name: str
@@ -143,7 +149,7 @@ def customer_out(customer: Customer) -> dict[str, Any]:
     }
 
 
-class CustomerPage(Schema):
+class CustomerPage(OutputSchema):
     items: list[CustomerOut]
     next_cursor: str | None
     prev_cursor: str | None
@@ -217,12 +223,12 @@ class BulkOwnerIn(InputSchema):
 # Contacts --------------------------------------------------------------------------------------
 
 
-class CustomerBrief(Schema):
+class CustomerBrief(OutputSchema):
     id: int
     name: str
 
 
-class ContactOut(Schema):
+class ContactOut(OutputSchema):
     id: int
     customer: CustomerBrief
     name: str
@@ -263,7 +269,7 @@ def contact_out(contact: Contact) -> dict[str, Any]:
     }
 
 
-class ContactPage(Schema):
+class ContactPage(OutputSchema):
     items: list[ContactOut]
     next_cursor: str | None
     prev_cursor: str | None
@@ -297,7 +303,7 @@ class ContactPatchIn(ContactFields):
 # Notes and timeline ----------------------------------------------------------------------------
 
 
-class NoteOut(Schema):
+class NoteOut(OutputSchema):
     id: int
     body: str
     author: UserRefOut | None
@@ -312,7 +318,7 @@ class NoteIn(InputSchema):
     body: str
 
 
-class TimelineEntryOut(Schema):
+class TimelineEntryOut(OutputSchema):
     at: dt.datetime
     kind: str
     title: str
@@ -337,7 +343,7 @@ def timeline_out(entry: TimelineEntry) -> dict[str, Any]:
 # Tags, picklists, custom fields ----------------------------------------------------------------
 
 
-class TagOut(Schema):
+class TagOut(OutputSchema):
     id: int
     name: str
     color: str
@@ -357,7 +363,7 @@ class TagPatchIn(InputSchema):
     color: str | None = None
 
 
-class PicklistOptionOut(Schema):
+class PicklistOptionOut(OutputSchema):
     id: int
     kind: str
     code: str
@@ -402,13 +408,13 @@ class PicklistOptionPatchIn(InputSchema):
     is_active: bool | None = None
 
 
-class CustomFieldChoice(Schema):
+class CustomFieldChoice(OutputSchema):
     value: str
     label_zh: str = ""
     label_en: str = ""
 
 
-class CustomFieldOut(Schema):
+class CustomFieldOut(OutputSchema):
     id: int
     target: str
     key: str
@@ -466,7 +472,7 @@ class CustomFieldPatchIn(InputSchema):
 # Search ----------------------------------------------------------------------------------------
 
 
-class SearchCustomerOut(Schema):
+class SearchCustomerOut(OutputSchema):
     id: int
     kind: str
     name: str
@@ -476,7 +482,7 @@ class SearchCustomerOut(Schema):
     owner: UserRefOut | None
 
 
-class SearchContactOut(Schema):
+class SearchContactOut(OutputSchema):
     id: int
     name: str
     title: str
@@ -485,7 +491,7 @@ class SearchContactOut(Schema):
     customer: CustomerBrief
 
 
-class SearchOut(Schema):
+class SearchOut(OutputSchema):
     customers: list[SearchCustomerOut]
     contacts: list[SearchContactOut]
 
