@@ -1,0 +1,1 @@
+"""Benchmarks run by `kehu bench NAME` (see docs/benchmarks.md)."""

@@ -1,0 +1,56 @@
+"""`kehu bench NAME`: run a benchmark from the repository's `bench/` folder (see docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+BENCHMARKS = ("search", "list")
+
+
+class Command(BaseCommand):
+    help = "性能基准：search（搜索框）或 list（客户列表 API），在独立的基准数据库上生成数据并测量"
+    requires_system_checks: list[str] = []
+    requires_migrations_checks = False
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name", choices=BENCHMARKS, help="which benchmark")
+        parser.add_argument("--customers", type=int, default=10000, help="customers to generate (default 10000)")
+        parser.add_argument("--seed", type=int, default=1, help="random seed of the generated data")
+        parser.add_argument("--json", action="store_true", help="print only the JSON result on stdout")
+        parser.add_argument("--queries", type=int, default=100, help="search: queries per kind")
+        parser.add_argument("--baseline-queries", type=int, default=10, help="search: LIKE-scan queries per kind")
+        parser.add_argument("--requests", type=int, default=200, help="list: requests per page")
+        parser.add_argument("--baseline-requests", type=int, default=20, help="list: OFFSET queries per page")
+        parser.add_argument("--data-dir", type=Path, default=None, help="SQLite: folder for bench/ (default data/)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        repo = str(settings.REPO_DIR)
+        if repo not in sys.path:
+            sys.path.insert(0, repo)
+        try:
+            module = importlib.import_module(f"bench.{options['name']}")
+        except ImportError as exc:
+            raise CommandError(f"benchmark {options['name']!r} not found in {repo}/bench: {exc}") from exc
+        if options["customers"] < 1:
+            raise CommandError("--customers must be at least 1")
+        log = self._stderr_log
+        result = module.run(
+            customers=options["customers"], seed=options["seed"], queries=options["queries"],
+            baseline_queries=options["baseline_queries"], requests=options["requests"],
+            baseline_requests=options["baseline_requests"], data_dir=options["data_dir"], log=log,
+        )
+        if options["json"]:
+            self.stdout.write(json.dumps(result, ensure_ascii=False, indent=2))
+        else:
+            self.stdout.write(module.format_table(result))
+
+    def _stderr_log(self, message: str) -> None:
+        self.stderr.write(message)
+        self.stderr.flush()

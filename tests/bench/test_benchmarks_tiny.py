@@ -1,0 +1,79 @@
+"""Each benchmark once at a tiny size, so `kehu bench` cannot rot. No timing assertions: only
+that it runs end to end on its own database and reports the expected figures."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from bench import list as list_bench
+from bench import search as search_bench
+from kehu.customers.models import Customer
+
+CUSTOMERS = 300
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def bench_db(django_db_blocker, tmp_path):  # type: ignore[no-untyped-def]
+    """The bench opens its own database (a file under tmp_path on SQLite, kehu_bench_300_s1 on
+    PostgreSQL), never the test database."""
+    with django_db_blocker.unblock():
+        yield tmp_path
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
+def test_search_benchmark_reports_every_query_kind(bench_db):
+    result = search_bench.run(customers=CUSTOMERS, queries=5, baseline_queries=2, data_dir=bench_db, log=lambda m: None)
+    assert result["benchmark"] == "search"
+    assert result["customers"] == CUSTOMERS
+    assert result["search_tokens"] > CUSTOMERS * 10
+    assert set(result["admin"]) == set(search_bench.KINDS)
+    for kind, row in result["admin"].items():
+        assert row["n"] == 5, kind
+        assert row["queries_without_hits"] == 0, kind  # every query is drawn from the data
+        assert all(_is_number(row[key]) for key in ("p50_ms", "p95_ms", "mean_hits")), kind
+        assert row["baseline_like"]["n"] == 2
+        assert _is_number(row["ratio_p95"])
+    rep = result["sales_rep"]
+    assert rep["owned_customers"] > 0
+    assert set(rep["kinds"]) == set(search_bench.KINDS)
+    assert all(r["queries_without_hits"] == 0 for r in rep["kinds"].values())
+    json.dumps(result)  # machine-readable as is
+
+
+def test_search_benchmark_reuses_its_data_and_leaves_the_test_database_alone(bench_db):
+    search_bench.run(customers=CUSTOMERS, queries=2, baseline_queries=1, data_dir=bench_db, log=lambda m: None)
+    again = search_bench.run(customers=CUSTOMERS, queries=2, baseline_queries=1, data_dir=bench_db, log=lambda m: None)
+    assert again["generation"]["reused"] is True
+    assert Customer.objects.count() == 0
+
+
+def test_list_benchmark_reports_page_one_and_a_deep_page(bench_db):
+    result = list_bench.run(customers=CUSTOMERS, requests=3, baseline_requests=2, data_dir=bench_db, log=lambda m: None)
+    assert result["benchmark"] == "list"
+    assert result["checks"] == {"page_1_matches_offset_query": True, "deep_page_matches_offset_query": True}
+    first, deep = result["pages"]["page_1"], result["pages"]["deep_page"]
+    assert deep["offset"] > 0
+    for page in (first, deep):
+        assert page["n"] == 3
+        assert all(_is_number(page[key]) for key in ("p50_ms", "p95_ms", "requests_per_s"))
+        assert _is_number(page["ratio_p95"])
+    json.dumps(result)
+
+
+def test_bench_command_prints_only_json_on_stdout(bench_db):
+    out, err = StringIO(), StringIO()
+    call_command(
+        "bench", "search", customers=CUSTOMERS, queries=2, baseline_queries=1, json=True, data_dir=bench_db,
+        stdout=out, stderr=err,
+    )
+    result = json.loads(out.getvalue())
+    assert result["benchmark"] == "search"
+    assert "reusing" in err.getvalue() or "generating" in err.getvalue()
