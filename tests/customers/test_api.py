@@ -167,6 +167,7 @@ def test_service_validation_errors_name_each_field_and_code(sales_api):
     assert by_field == {"name": "required", "emails": "invalid", "stage": "unknown_choice", "credit_code": "invalid"}
     assert error["field"] in by_field
     assert all(e["message"] for e in error["errors"])
+    assert "名称为必填项".encode() in response.content  # UTF-8, not \\u escapes
     assert Customer.objects.count() == 0
 
 

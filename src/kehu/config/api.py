@@ -23,6 +23,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.renderers import JSONRenderer
 from ninja.security import APIKeyCookie, APIKeyHeader, HttpBearer
 from ninja.utils import check_csrf
 
@@ -80,6 +81,12 @@ class SessionAuth(APIKeyCookie):
         return user if user.is_authenticated and user.is_active else None
 
 
+class Utf8JSONRenderer(JSONRenderer):
+    """Chinese stays readable in responses (`"名称为必填项"`, not `"\\u540d..."`); still valid UTF-8 JSON."""
+
+    json_dumps_params = {"ensure_ascii": False}
+
+
 api = NinjaAPI(
     title="Kehu API",
     version="1",
@@ -89,6 +96,7 @@ api = NinjaAPI(
     ),
     auth=[TokenAuth(), TokenHeaderAuth(), SessionAuth()],
     urls_namespace="api",
+    renderer=Utf8JSONRenderer(),
 )
 
 
@@ -107,7 +115,8 @@ def error_response(
 
 @api.exception_handler(KehuError)
 def kehu_error(request: HttpRequest, exc: KehuError) -> HttpResponse:
-    body = {"errors": [], **exc.as_dict()}
+    body = exc.as_dict()
+    body.setdefault("errors", [])
     return api.create_response(request, {"error": body}, status=exc.http_status)
 
 
