@@ -309,3 +309,6 @@ class SearchToken(models.Model):
                 fields=["contact"], name="search_contact", condition=models.Q(contact__isnull=False)
             ),
         ]
+
+    def __str__(self) -> str:
+        return self.token
