@@ -165,3 +165,23 @@ def test_tokens_index_pinyin_from_each_character_of_the_core_name():
 def test_phone_tokens_normalise_the_country_code():
     assert search.phone_tokens("+86 138-1234-5678") == {"p:13812345678", "r:87654321831"}
     assert search.phone_tokens("123") == set()
+
+
+def test_full_width_digits_are_read_as_digits():
+    assert search.phone_tokens("１３８１２３４５６７８") == {"p:13812345678", "r:87654321831"}
+    plan = plan_query("５６７８")
+    assert plan is not None and plan.prefixes[0] == "r:8765"
+
+
+@pytest.mark.django_db
+def test_department_scope_sees_the_department_subtree_only(db):
+    from tests.factories import DepartmentFactory, ManagerFactory
+
+    department = DepartmentFactory()
+    team = DepartmentFactory(parent=department)
+    manager = ManagerFactory(department=department)
+    member, outsider = UserFactory(department=team), UserFactory()
+    inside = CustomerFactory(name="成都团队内部有限公司", owner=member)
+    CustomerFactory(name="成都团队外部有限公司", owner=outsider)
+    assert [h.customer for h in search.search(user=manager, query="成都团队")] == [inside]
+    assert [h.customer for h in search.search(user=manager, query="chengdu")] == [inside]

@@ -36,7 +36,8 @@ MAX_TOKEN = 64
 PREFIX_END = "\uffff"
 _HAN_RUN = re.compile(r"[\u3400-\u9fff]+")
 _WORD = re.compile(r"[0-9a-z]+")
-_NOT_DIGIT = re.compile(r"\D")
+_NOT_DIGIT = re.compile(r"[^0-9]")
+_FULLWIDTH_DIGITS = {ord(c): ord("0") + i for i, c in enumerate("０１２３４５６７８９")}
 _SPACES = re.compile(r"\s+")
 
 # Legal-form endings: pinyin is not indexed from inside them ("gongsi" alone finds nothing useful).
@@ -116,7 +117,7 @@ def name_tokens(name: str, *, is_person: bool, readings: Sequence[str] | None = 
 
 
 def normalise_phone_digits(phone: str) -> str:
-    digits = _NOT_DIGIT.sub("", phone)
+    digits = _NOT_DIGIT.sub("", phone.translate(_FULLWIDTH_DIGITS))
     if digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
     return digits
@@ -273,7 +274,7 @@ class QueryPlan:
 
 
 def plan_query(raw: str) -> QueryPlan | None:
-    q = _SPACES.sub("", raw.strip().lower())
+    q = _SPACES.sub("", raw.strip().lower().translate(_FULLWIDTH_DIGITS))
     if not q:
         return None
     if has_han(q):
