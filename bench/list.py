@@ -18,7 +18,18 @@ from typing import Any
 from django.db import connection
 from django.test import Client
 
-from bench.common import Log, bench_database, calibration, machine, ratio, stderr_log, summarise, timed
+from bench.common import (
+    Log,
+    bench_database,
+    calibration,
+    cpu_summary,
+    machine,
+    ratio,
+    stderr_log,
+    summarise,
+    timed,
+    timed_cpu,
+)
 
 TARGET_P95_MS = 50.0
 PAGE_SIZE = 50
@@ -58,14 +69,17 @@ def _measure(client: Client, url: str, requests: int) -> tuple[dict[str, Any], d
     response = client.get(url)  # warm-up, and the answer we check
     if response.status_code != 200:
         raise RuntimeError(f"GET {url} -> {response.status_code}: {response.content[:300]!r}")
-    samples = []
+    samples, cpu = [], []
     started = time.perf_counter()
     for _ in range(requests):
-        ms, answer = timed(lambda: client.get(url))
+        ms, cpu_ms, answer = timed_cpu(lambda: client.get(url))
         assert answer.status_code == 200
         samples.append(ms)
+        cpu.append(cpu_ms)
     elapsed = time.perf_counter() - started
-    return {**summarise(samples), "requests_per_s": round(requests / elapsed, 1)}, response.json()
+    return {
+        **summarise(samples), **cpu_summary(cpu), "requests_per_s": round(requests / elapsed, 1)
+    }, response.json()
 
 
 def run(
@@ -138,14 +152,14 @@ def format_table(result: dict[str, Any]) -> str:
         f"{result['request']}  ({result['customers_in_stage']:,} rows in the stage)",
         "",
         f"{'page':18} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} {'OFFSET p50':>11} {'OFFSET p95':>11} "
-        f"{'x p50':>7} {'x p95':>7}",
+        f"{'x p50':>7} {'x p95':>7} {'cpu p95':>8}",
     ]
     for key, row in result["pages"].items():
         label = "page 1" if key == "page_1" else f"page {row['page']:,}"
         lines.append(
             f"{label:18} {row['p50_ms']:8.2f} {row['p95_ms']:8.2f} {row['requests_per_s']:8.1f} "
             f"{row['baseline_offset']['p50_ms']:11.2f} {row['baseline_offset']['p95_ms']:11.2f} "
-            f"{row['ratio_p50'] or 0:7.1f} {row['ratio_p95'] or 0:7.1f}"
+            f"{row['ratio_p50'] or 0:7.1f} {row['ratio_p95'] or 0:7.1f} {row['cpu_p95_ms']:8.2f}"
         )
     lines.append("")
     lines.append(f"checks: {result['checks']}")

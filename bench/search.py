@@ -22,11 +22,13 @@ from bench.common import (
     Log,
     bench_database,
     calibration,
+    cpu_summary,
     machine,
     ratio,
     stderr_log,
     summarise,
     timed,
+    timed_cpu,
 )
 
 TARGET_P95_MS = 20.0
@@ -120,16 +122,17 @@ def _measure(user: Any, queries: dict[str, list[str]], baseline_count: int) -> d
 
     results: dict[str, Any] = {}
     for kind in KINDS:
-        samples, hits, empty = [], 0, 0
+        samples, cpu, hits, empty = [], [], 0, 0
         for query in queries[kind]:
-            ms, found = timed(lambda q=query: search(user=user, query=q, limit=LIMIT))
+            ms, cpu_ms, found = timed_cpu(lambda q=query: search(user=user, query=q, limit=LIMIT))
             samples.append(ms)
+            cpu.append(cpu_ms)
             hits += len(found)
             empty += not found
         baseline_samples = [timed(_baseline_query(kind, q))[0] for q in queries[kind][:baseline_count]]
         ours, base = summarise(samples), summarise(baseline_samples)
         results[kind] = {
-            "label": LABELS[kind], "examples": queries[kind][:3], **ours,
+            "label": LABELS[kind], "examples": queries[kind][:3], **ours, **cpu_summary(cpu),
             "mean_hits": round(hits / len(samples), 1) if samples else 0, "queries_without_hits": empty,
             "baseline_like": base,
             "ratio_p50": ratio(base["p50_ms"], ours["p50_ms"]) if baseline_samples else None,
@@ -190,14 +193,14 @@ def format_table(result: dict[str, Any]) -> str:
         f"load {result['machine']['calibration_start']['load_average_1m']}",
         "",
         f"{'kind':38} {'p50 ms':>8} {'p95 ms':>8} {'LIKE p50':>9} {'LIKE p95':>9} {'x p50':>7} {'x p95':>7} "
-        f"{'rep p95':>8}",
+        f"{'rep p95':>8} {'cpu p95':>8}",
     ]
     for kind, row in result["admin"].items():
         rep = result["sales_rep"]["kinds"][kind]
         lines.append(
             f"{row['label']:38} {row['p50_ms']:8.2f} {row['p95_ms']:8.2f} {row['baseline_like']['p50_ms']:9.1f} "
             f"{row['baseline_like']['p95_ms']:9.1f} {row['ratio_p50'] or 0:7.0f} {row['ratio_p95'] or 0:7.0f} "
-            f"{rep['p95_ms']:8.2f}"
+            f"{rep['p95_ms']:8.2f} {row['cpu_p95_ms']:8.2f}"
         )
     lines.append("")
     lines.append(
