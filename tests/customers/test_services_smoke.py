@@ -42,3 +42,16 @@ def test_department_scoped_manager_can_update_a_subordinates_customer(manager_us
     customer = services.customer_create(acting_user=rep, data={"name": "上海某某贸易有限公司"})
     updated = services.customer_update(acting_user=manager_user, customer=customer, data={"city": "上海市"})
     assert updated.city == "上海市"
+
+
+@pytest.mark.django_db
+def test_own_scope_rep_cannot_clear_owner_or_move_department(sales_user):
+    from tests.factories import DepartmentFactory
+
+    customer = services.customer_create(acting_user=sales_user, data={"name": "杭州某某科技有限公司"})
+    for data in ({"owner": None}, {"department": DepartmentFactory().pk}):
+        with pytest.raises(ValidationFailed) as excinfo:
+            services.customer_update(acting_user=sales_user, customer=customer, data=data)
+        assert excinfo.value.errors[0].code == "permission_denied"
+    customer.refresh_from_db()
+    assert customer.owner == sales_user and customer.version == 1

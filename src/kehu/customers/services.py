@@ -159,13 +159,19 @@ def _apply_customer_data(customer: Customer, data: Mapping[str, Any], *, acting_
 
     if "owner" in data:
         owner = _resolve_user(data["owner"], "owner", errors)
-        if owner is not None and owner.pk != acting_user.pk and not _can_manage_others(acting_user):
+        # A rep limited to their own records may keep or take a customer, never give it away or
+        # drop it out of everyone's view by clearing the owner.
+        if (owner is None or owner.pk != acting_user.pk) and not _can_manage_others(acting_user):
             errors.add("owner", ErrorCode.PERMISSION_DENIED, _("无权把客户分配给其他人"))
         customer.owner = owner
     elif creating:
         customer.owner = acting_user
     if "department" in data:
-        customer.department = _resolve_department(data["department"], errors)
+        department = _resolve_department(data["department"], errors)
+        owner_department_id = customer.owner.department_id if customer.owner else None
+        if department is not None and department.pk != owner_department_id and not _can_manage_others(acting_user):
+            errors.add("department", ErrorCode.PERMISSION_DENIED, _("无权把客户划到其他部门"))
+        customer.department = department
     elif creating or "owner" in data:
         customer.department = customer.owner.department if customer.owner else None
 
