@@ -123,7 +123,11 @@ def keyset_page(queryset: QuerySet, *, sort: str, cursor: str | None, limit: int
     if decoded:
         value, pk, _ = decoded
         op = "lt" if forward else "gt"
-        page_qs = page_qs.filter(Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"id__{op}": pk}))
+        # `f <= v AND (f < v OR id < pk)` selects the same rows as `f < v OR (f = v AND id < pk)`,
+        # but its first term is an index range: a deep page seeks instead of scanning every row above it.
+        page_qs = page_qs.filter(
+            Q(**{f"{field}__{op}e": value}), Q(**{f"{field}__{op}": value}) | Q(**{f"id__{op}": pk})
+        )
     rows = list(page_qs.order_by(*ordering)[: limit + 1])
     has_more = len(rows) > limit
     rows = rows[:limit]
