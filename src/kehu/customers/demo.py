@@ -610,8 +610,15 @@ def _index(customers: Sequence[Customer], contacts: Sequence[Contact]) -> int:
         f"VALUES ({', '.join(['%s'] * len(columns))})"
     )
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), 5000):
-            cursor.executemany(sql, rows[start : start + 5000])
+        if connection.vendor == "postgresql":
+            # COPY is several times faster than executemany for 100k small rows.
+            copy_sql = f"COPY {quote(SearchToken._meta.db_table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+            with cursor.cursor.copy(copy_sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            for start in range(0, len(rows), 5000):
+                cursor.executemany(sql, rows[start : start + 5000])
     return len(rows)
 
 
