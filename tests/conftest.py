@@ -5,6 +5,12 @@ import pytest
 from tests.factories import AdminFactory, ManagerFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):  # type: ignore[no-untyped-def]
+    """PBKDF2 at production strength costs ~0.3 s per user on this machine; tests create hundreds."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def sales_user(db):  # type: ignore[no-untyped-def]
     return UserFactory()

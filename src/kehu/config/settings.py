@@ -146,6 +146,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("KEHU_STATIC_ROOT", DATA_DIR / "static"))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every request without it
 # Front-end libraries come from npm (package-lock.json); node_modules is never committed.
 NODE_MODULES_DIR = REPO_DIR / "node_modules"
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
