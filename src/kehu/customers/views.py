@@ -541,12 +541,10 @@ def settings_field_edit(request: HttpRequest, pk: int | None = None) -> HttpResp
     definition = None
     initial: dict[str, Any] = {"target": request.GET.get("target", CustomFieldTarget.CUSTOMER), "is_active": True}
     if pk is not None:
-        everything = selectors.custom_field_definitions(target=CustomFieldTarget.CUSTOMER, active_only=False) + (
-            selectors.custom_field_definitions(target=CustomFieldTarget.CONTACT, active_only=False)
-        )
-        definition = next((d for d in everything if d.pk == pk), None)
-        if definition is None:
-            raise Http404
+        try:
+            definition = selectors.custom_field_get(definition_id=pk)
+        except NotFound as exc:
+            raise Http404 from exc
         initial = CustomFieldDefinitionForm.initial_for(definition)
     form = CustomFieldDefinitionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
