@@ -11,6 +11,16 @@ def fast_password_hashing(settings):  # type: ignore[no-untyped-def]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def default_language():  # type: ignore[no-untyped-def]
+    """Each test starts in the default language, whatever an earlier test switched to."""
+    from django.conf import settings
+    from django.utils import translation
+
+    with translation.override(settings.LANGUAGE_CODE):
+        yield
+
+
 @pytest.fixture
 def sales_user(db):  # type: ignore[no-untyped-def]
     return UserFactory()

@@ -207,6 +207,11 @@ class Customer(TrackedModel):
     def __str__(self) -> str:
         return self.name
 
+    def tag_list(self) -> list[Tag]:
+        """Tags sorted by name; list pages attach them in one query as `listed_tags`."""
+        listed = self.__dict__.get("listed_tags")
+        return listed if listed is not None else sorted(self.tags.all(), key=lambda t: t.name)
+
 
 class Contact(TrackedModel):
     scope_owner_field = "customer__owner"

@@ -131,7 +131,7 @@ def customer_out(customer: Customer) -> dict[str, Any]:
         "source": option_ref(customer.source),
         "owner": user_ref(customer.owner),
         "department": {"id": department.pk, "name": department.name} if department else None,
-        "tags": sorted(tag.name for tag in customer.tags.all()),
+        "tags": [tag.name for tag in customer.tag_list()],
         "phones": list(customer.phones or []),
         "emails": list(customer.emails or []),
         "website": customer.website,

@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
+from kehu.accounts.models import Department
 from kehu.core.errors import NotFound
 from kehu.core.registries import TimelineEntry, timeline_registry
 from kehu.core.scoping import restrict
@@ -160,12 +161,40 @@ def customer_list_page(
     limit: int = 50,
     count_cap: int = 10000,
 ) -> Page:
-    queryset = (
-        customers_filtered(user=user, filters=filters)
-        .select_related("owner", "department", "stage", "level", "source", "industry")
-        .prefetch_related("tags")
+    queryset = customers_filtered(user=user, filters=filters).select_related("owner")
+    page = keyset_page(queryset, sort=normalise_sort(sort), cursor=cursor, limit=limit, count_cap=count_cap)
+    attach_list_relations(page.rows)
+    return page
+
+
+_CACHED_RELATIONS = ("industry", "level", "stage", "source")
+
+
+def attach_list_relations(customers: list[Customer]) -> None:
+    """Fill picklists, department and tags of a page of customers with three small queries.
+
+    Joining six relations and prefetching tags built ~400 model instances per 50-row page and
+    was most of a list request's cost; picklists and departments are few and shared by many rows,
+    so each distinct one is loaded once and attached to every row that uses it."""
+    if not customers:
+        return
+    option_ids = {getattr(c, f"{name}_id") for c in customers for name in _CACHED_RELATIONS} - {None}
+    options = {o.pk: o for o in PicklistOption.objects.filter(pk__in=option_ids)} if option_ids else {}
+    department_ids = {c.department_id for c in customers} - {None}
+    departments = {d.pk: d for d in Department.objects.filter(pk__in=department_ids)} if department_ids else {}
+    tags_by_customer: dict[int, list[Tag]] = {}
+    tag_rows = Customer.tags.through.objects.filter(customer_id__in=[c.pk for c in customers]).values_list(
+        "customer_id", "tag_id", "tag__name", "tag__color"
     )
-    return keyset_page(queryset, sort=normalise_sort(sort), cursor=cursor, limit=limit, count_cap=count_cap)
+    for customer_id, tag_id, name, color in tag_rows:
+        tags_by_customer.setdefault(customer_id, []).append(Tag(pk=tag_id, name=name, color=color))
+    fields = {name: Customer._meta.get_field(name) for name in (*_CACHED_RELATIONS, "department")}
+    for customer in customers:
+        for name in _CACHED_RELATIONS:
+            fields[name].set_cached_value(customer, options.get(getattr(customer, f"{name}_id")))
+        fields["department"].set_cached_value(customer, departments.get(customer.department_id))
+        customer.listed_tags = sorted(tags_by_customer.get(customer.pk, []), key=lambda t: t.name)
+
 
 
 def contact_list_page(

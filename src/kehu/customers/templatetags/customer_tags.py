@@ -58,7 +58,7 @@ def list_cell(customer: Customer, key: str, definitions: dict, users_by_id: dict
     if key == "phones":
         return "、".join(customer.phones) or EMPTY
     if key == "tags":
-        return tag_chips(customer.tags.all()) or EMPTY
+        return tag_chips(customer.tag_list()) or EMPTY
     if key in ("created_at", "updated_at"):
         return date_filter(timezone.localtime(getattr(customer, key)), "Y-m-d H:i")
     return str(getattr(customer, key, "") or EMPTY)
