@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import get_language
@@ -54,6 +56,14 @@ class Tag(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class TagLabel(NamedTuple):
+    """What a row of a list shows of a tag; far cheaper to build than a Tag instance."""
+
+    id: int
+    name: str
+    color: str
 
 
 class CustomFieldTarget(models.TextChoices):
@@ -207,10 +217,12 @@ class Customer(TrackedModel):
     def __str__(self) -> str:
         return self.name
 
-    def tag_list(self) -> list[Tag]:
+    def tag_list(self) -> list[TagLabel]:
         """Tags sorted by name; list pages attach them in one query as `listed_tags`."""
         listed = self.__dict__.get("listed_tags")
-        return listed if listed is not None else sorted(self.tags.all(), key=lambda t: t.name)
+        if listed is None:
+            listed = sorted((TagLabel(t.pk, t.name, t.color) for t in self.tags.all()), key=lambda t: t.name)
+        return listed
 
 
 class Contact(TrackedModel):

@@ -26,6 +26,7 @@ from kehu.customers.models import (
     PicklistOption,
     SavedView,
     Tag,
+    TagLabel,
 )
 
 SORTS = {
@@ -182,12 +183,12 @@ def attach_list_relations(customers: list[Customer]) -> None:
     options = {o.pk: o for o in PicklistOption.objects.filter(pk__in=option_ids)} if option_ids else {}
     department_ids = {c.department_id for c in customers} - {None}
     departments = {d.pk: d for d in Department.objects.filter(pk__in=department_ids)} if department_ids else {}
-    tags_by_customer: dict[int, list[Tag]] = {}
+    tags_by_customer: dict[int, list[TagLabel]] = {}
     tag_rows = Customer.tags.through.objects.filter(customer_id__in=[c.pk for c in customers]).values_list(
         "customer_id", "tag_id", "tag__name", "tag__color"
     )
     for customer_id, tag_id, name, color in tag_rows:
-        tags_by_customer.setdefault(customer_id, []).append(Tag(pk=tag_id, name=name, color=color))
+        tags_by_customer.setdefault(customer_id, []).append(TagLabel(tag_id, name, color))
     fields = {name: Customer._meta.get_field(name) for name in (*_CACHED_RELATIONS, "department")}
     for customer in customers:
         for name in _CACHED_RELATIONS:
