@@ -120,6 +120,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         ),
     }
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Kehu's queries are short index lookups; a parallel worker costs ~10 ms to launch, more than
+    # the lookup itself, and the planner picks one whenever a skewed token's row count is misjudged.
+    # Reports that want parallel scans can raise it with SET LOCAL.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c max_parallel_workers_per_gather=0"
+
 if os.environ.get("KEHU_TEST_DB_NAME"):
     # Lets several test runs share one PostgreSQL server without clobbering each other's test DB.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["KEHU_TEST_DB_NAME"]}
