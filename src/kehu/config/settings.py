@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "kehu.core",
     "kehu.accounts",
     "kehu.customers",
+    "kehu.dataquality",
 ]
 
 MIDDLEWARE = [
