@@ -1,0 +1,1 @@
+"""Pure normalisers, one module per field kind (see docs/data-standards.md)."""
