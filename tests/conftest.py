@@ -21,6 +21,15 @@ def default_language():  # type: ignore[no-untyped-def]
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def huey_runs_tasks_inline():  # type: ignore[no-untyped-def]
+    """Background tasks run at once, in the test's transaction: a test asserts their outcome, never waits."""
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.immediate = True
+    yield
+
+
 @pytest.fixture
 def sales_user(db):  # type: ignore[no-untyped-def]
     return UserFactory()

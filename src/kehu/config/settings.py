@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     # django-ninja as an app so /api/v1/docs serves the Swagger UI it ships (static files), not a CDN.
     "ninja",
+    # Background work (normalisation runs, imports, reminders): Huey, SQLite storage by default.
+    "huey.contrib.djhuey",
     "kehu.core",
     "kehu.accounts",
     "kehu.customers",
@@ -181,6 +183,20 @@ if env_bool("KEHU_HTTPS", False):
     SECURE_HSTS_SECONDS = int(os.environ.get("KEHU_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Huey: a SQLite file beside the database by default (one machine, no extra server); Redis when
+# HUEY_REDIS_URL is set. HUEY_IMMEDIATE=1 runs tasks in-process (tests, `kehu normalize --now`).
+HUEY = {
+    "name": "kehu",
+    "immediate": env_bool("HUEY_IMMEDIATE", False),
+    "results": False,
+    "utc": True,
+    "consumer": {"workers": int(os.environ.get("KEHU_WORKERS", "2")), "worker_type": "thread"},
+}
+if os.environ.get("HUEY_REDIS_URL"):
+    HUEY.update({"huey_class": "huey.RedisHuey", "url": os.environ["HUEY_REDIS_URL"]})
+else:
+    HUEY.update({"huey_class": "huey.SqliteHuey", "filename": str(DATA_DIR / "huey.sqlite3")})
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 

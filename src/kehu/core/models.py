@@ -77,3 +77,66 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):  # type: ignore[override]
         raise AppendOnlyError("audit events are append-only")
+
+
+class Job(models.Model):
+    """Long work (normalisation runs, imports, scans) as a row: the worker updates progress, the UI
+    and the CLI poll it, a user may ask it to stop. Tasks stay thin and call a service that takes
+    the job; a job that dies mid-way keeps its last committed progress for a resume."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("进行中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+        CANCELLED = "cancelled", _("已取消")
+
+    kind = models.CharField(_("类型"), max_length=50, db_index=True)
+    status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.QUEUED)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    params = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    message = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("后台任务")
+        verbose_name_plural = _("后台任务")
+
+    def __str__(self) -> str:
+        return f"{self.kind}#{self.pk} {self.status}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {self.Status.DONE, self.Status.FAILED, self.Status.CANCELLED}
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return min(100, int(self.done * 100 / self.total)) if self.total else 0
+
+    @property
+    def rate(self) -> float:
+        """Rows per second since the job started."""
+        if not self.started_at or not self.done:
+            return 0.0
+        end = self.finished_at or timezone.now()
+        seconds = max((end - self.started_at).total_seconds(), 0.001)
+        return self.done / seconds
+
+    @property
+    def eta_seconds(self) -> int | None:
+        rate = self.rate
+        if self.finished or not rate or not self.total:
+            return None
+        return int(max(self.total - self.done, 0) / rate)

@@ -122,6 +122,11 @@ class CustomFieldDefinition(models.Model):
         return value
 
 
+class Gender(models.TextChoices):
+    MALE = "male", _("男")
+    FEMALE = "female", _("女")
+
+
 class CustomerKind(models.TextChoices):
     COMPANY = "company", _("企业")
     PERSON = "person", _("个人")
@@ -136,6 +141,10 @@ class Customer(TrackedModel):
     short_name = models.CharField(_("简称"), max_length=100, blank=True)
     name_pinyin = models.CharField(max_length=400, blank=True, editable=False)
     name_initials = models.CharField(max_length=100, blank=True, editable=False)
+    # Company core name (no region, legal form or branch: 北京分扬科技有限公司 → 分扬科技) for matching.
+    name_core = models.CharField(_("核心名称"), max_length=200, blank=True, editable=False)
+    # A person customer's honorific split off the name on entry (张先生 → 张 + 先生).
+    salutation = models.CharField(_("称呼"), max_length=20, blank=True)
     industry = models.ForeignKey(
         PicklistOption,
         null=True,
@@ -189,7 +198,10 @@ class Customer(TrackedModel):
         verbose_name=_("所属部门"),
     )
     tags = models.ManyToManyField(Tag, blank=True, related_name="customers", verbose_name=_("标签"))
+    # Display forms as normalised (13812345678, 010-65529988 转 123); invalid numbers kept as typed.
     phones = models.JSONField(_("电话"), default=list, blank=True)
+    # E.164 of each entry of `phones`, same order; "" where the number is invalid.
+    phones_e164 = models.JSONField(default=list, blank=True, editable=False)
     emails = models.JSONField(_("邮箱"), default=list, blank=True)
     website = models.CharField(_("网站"), max_length=200, blank=True)
     province = models.CharField(_("省份"), max_length=50, blank=True)
@@ -198,8 +210,16 @@ class Customer(TrackedModel):
     address = models.CharField(_("详细地址"), max_length=300, blank=True)
     birthday = models.DateField(_("生日"), null=True, blank=True)
     credit_code = models.CharField(_("统一社会信用代码"), max_length=18, blank=True, db_index=True)
+    id_number = models.CharField(_("身份证号"), max_length=18, blank=True)
+    gender = models.CharField(_("性别"), max_length=10, choices=Gender.choices, blank=True)
     notes = models.TextField(_("备注"), blank=True)
     custom = models.JSONField(_("自定义字段"), default=dict, blank=True)
+    # Last follow-up, note or other contact with the customer; feeds freshness and stale review.
+    last_activity_at = models.DateTimeField(_("最近跟进"), null=True, blank=True)
+    # When someone last confirmed the record is current (the quarterly check), without editing it.
+    reviewed_at = models.DateTimeField(_("最近复核"), null=True, blank=True)
+    quality_score = models.PositiveSmallIntegerField(_("数据质量分"), null=True, blank=True)
+    quality_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("客户")
@@ -212,6 +232,7 @@ class Customer(TrackedModel):
             models.Index(fields=["owner", "updated_at", "id"], name="customer_owner_updated"),
             models.Index(fields=["department", "updated_at", "id"], name="customer_dept_updated"),
             models.Index(fields=["stage", "updated_at", "id"], name="customer_stage_updated"),
+            models.Index(fields=["quality_score", "id"], name="customer_quality_id"),
         ]
 
     def __str__(self) -> str:
@@ -233,6 +254,7 @@ class Contact(TrackedModel):
     name = models.CharField(_("姓名"), max_length=100)
     name_pinyin = models.CharField(max_length=300, blank=True, editable=False)
     name_initials = models.CharField(max_length=50, blank=True, editable=False)
+    salutation = models.CharField(_("称呼"), max_length=20, blank=True)
     title = models.CharField(_("职务"), max_length=100, blank=True)
     decision_role = models.ForeignKey(
         PicklistOption,
@@ -245,6 +267,8 @@ class Contact(TrackedModel):
     )
     mobile = models.CharField(_("手机"), max_length=30, blank=True)
     phone = models.CharField(_("座机"), max_length=30, blank=True)
+    mobile_e164 = models.CharField(max_length=20, blank=True, editable=False)
+    phone_e164 = models.CharField(max_length=20, blank=True, editable=False)
     email = models.CharField(_("邮箱"), max_length=254, blank=True)
     wechat = models.CharField(_("微信"), max_length=100, blank=True)
     birthday = models.DateField(_("生日"), null=True, blank=True)
