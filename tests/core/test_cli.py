@@ -47,14 +47,29 @@ def test_gunicorn_argv_runs_the_wsgi_app_with_the_given_workers():
     assert 2 <= serve.default_workers() <= 8
 
 
-def test_serve_replaces_itself_with_gunicorn(monkeypatch):
+def test_serve_without_worker_replaces_itself_with_gunicorn(monkeypatch):
     calls = []
     monkeypatch.setattr(serve.os, "execv", lambda path, argv: calls.append((path, argv)))
-    call_command("serve", bind="127.0.0.1:8123", workers=4, stdout=StringIO())
+    call_command("serve", bind="127.0.0.1:8123", workers=4, no_worker=True, stdout=StringIO())
     [(path, argv)] = calls
     assert path == sys.executable
     assert argv[argv.index("--bind") + 1] == "127.0.0.1:8123"
     assert argv[argv.index("--workers") + 1] == "4"
+
+
+def test_serve_runs_gunicorn_and_the_background_worker_together(monkeypatch):
+    started = []
+    monkeypatch.setattr(serve, "run_together", lambda commands: started.extend(commands) or 0)
+    call_command("serve", bind="127.0.0.1:8124", workers=2, stdout=StringIO())
+    gunicorn, worker = started
+    assert "gunicorn" in gunicorn and gunicorn[gunicorn.index("--bind") + 1] == "127.0.0.1:8124"
+    assert worker[-1] == "worker" and worker[0] == sys.executable
+
+
+def test_run_together_stops_the_others_when_one_exits():
+    code = serve.run_together([[sys.executable, "-c", "raise SystemExit(3)"],
+                               [sys.executable, "-c", "import time; time.sleep(60)"]])
+    assert code == 3
 
 
 def test_serve_dev_uses_runserver(monkeypatch):

@@ -1,9 +1,12 @@
-"""`kehu serve`: gunicorn with several worker processes (WhiteNoise serves the static files);
-`--dev` uses Django's auto-reloading development server instead."""
+"""`kehu serve`: gunicorn with several worker processes (WhiteNoise serves the static files) and,
+unless `--no-worker`, one background worker (`kehu worker`, Huey) beside it, so imports, cleaning
+runs and reminders work out of the box; `--dev` uses Django's auto-reloading development server."""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 from typing import Any
 
@@ -39,8 +42,13 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=None, help="gunicorn 工作进程数（默认 2×CPU+1，最多 8）")
         parser.add_argument("--timeout", type=int, default=60, help="请求超时秒数（默认 60）")
         parser.add_argument("--dev", action="store_true", help="开发模式：runserver，修改代码自动重载")
+        parser.add_argument("--no-worker", action="store_true",
+                            help="不启动后台任务进程（另行运行 kehu worker 时使用）")
 
-    def handle(self, *args: Any, bind: str, workers: int | None, timeout: int, dev: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, bind: str, workers: int | None, timeout: int, dev: bool, no_worker: bool = False,
+        **options: Any,
+    ) -> None:
         url = f"http://{bind}/"
         if dev:
             self.stdout.write(f"开发模式：{url}")
@@ -50,5 +58,41 @@ class Command(BaseCommand):
         argv = gunicorn_argv(bind=bind, workers=workers, timeout=timeout)
         self.stdout.write(f"Kehu 已启动：{url}（gunicorn，{workers} 个工作进程；Ctrl-C 停止）")
         self.stdout.flush()
-        # Replace this process so Ctrl-C and `kill` reach gunicorn's master directly.
-        os.execv(sys.executable, argv)  # noqa: S606 — fixed argv, no shell
+        if no_worker:
+            # Replace this process so Ctrl-C and `kill` reach gunicorn's master directly.
+            os.execv(sys.executable, argv)  # noqa: S606 — fixed argv, no shell
+            return
+        self.stdout.write("后台任务进程已启动（kehu worker）")
+        self.stdout.flush()
+        run_together([argv, worker_argv()])
+
+
+def worker_argv() -> list[str]:
+    return [sys.executable, "-m", "kehu.cli", "worker"]
+
+
+def run_together(commands: list[list[str]]) -> int:
+    """Run the processes side by side; when one ends or we are signalled, stop them all."""
+    children = [subprocess.Popen(argv) for argv in commands]  # noqa: S603 — fixed argv, no shell
+
+    def stop(*_: Any) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while all(child.poll() is None for child in children):
+            try:
+                children[0].wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                continue
+    finally:
+        stop()
+        for child in children:
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+    return max((child.returncode or 0) for child in children)

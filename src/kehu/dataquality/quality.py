@@ -1,0 +1,280 @@
+"""The quality check of one customer: problems found in its stored values, missing key fields,
+bounced e-mails, duplicates flagged by warning rules, its match keys, and a 0-100 score with the
+reasons. Runs after every save and over everything in `kehu normalize` and the nightly check."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import timezone
+
+from kehu.dataquality.cleaning import FieldProblem, clean_contact_fields
+from kehu.dataquality.messages import describe, field_label
+from kehu.dataquality.models import (
+    BouncedEmail,
+    MatchKey,
+    QualityIssue,
+    QualitySettings,
+    RuleSeverity,
+    RuleType,
+    ValidationRule,
+)
+from kehu.dataquality.normalize.addresses import normalize_address_parts
+from kehu.dataquality.normalize.emails import normalize_email
+from kehu.dataquality.normalize.identifiers import normalize_credit_code, normalize_resident_id, normalize_url
+from kehu.dataquality.normalize.phones import normalize_phone
+
+# Points: completeness 50, validity 30, freshness 20.
+COMPLETENESS_POINTS = 50
+VALIDITY_POINTS = 30
+FRESHNESS_POINTS = 20
+POINTS_PER_PROBLEM = 10
+# Problems that lower the score but are not about a stored value being wrong.
+NOT_VALIDITY = {"unique.duplicate"}
+
+
+@dataclass
+class Reason:
+    points: int
+    message: str
+
+
+@dataclass
+class QualityReport:
+    score: int
+    completeness: int
+    validity: int
+    freshness: int
+    days_since_touch: int
+    reasons: list[Reason] = field(default_factory=list)
+    issues: list[QualityIssue] = field(default_factory=list)
+
+
+def quality_settings() -> QualitySettings:
+    from kehu.dataquality.defaults import DEFAULT_KEY_FIELDS
+
+    settings, _ = QualitySettings.objects.get_or_create(
+        pk=1,
+        defaults={"key_fields_company": DEFAULT_KEY_FIELDS["company"],
+                  "key_fields_person": DEFAULT_KEY_FIELDS["person"]},
+    )
+    return settings
+
+
+def key_fields_for(settings: QualitySettings, kind: str) -> list[str]:
+    return list(settings.key_fields_person if kind == "person" else settings.key_fields_company)
+
+
+def last_touch(customer: Any) -> dt.datetime:
+    """The latest of update, follow-up and review: what freshness and the stale queue measure."""
+    times = [t for t in (customer.updated_at, customer.last_activity_at, customer.reviewed_at) if t]
+    return max(times)
+
+
+def stored_value_problems(customer: Any, contacts: Sequence[Any]) -> list[FieldProblem]:
+    """Problems of the values as stored (normalisers are idempotent, so a clean value has none)."""
+    found: list[FieldProblem] = []
+    for phone in customer.phones or []:
+        found += [FieldProblem("phones", p) for p in normalize_phone(phone).problems]
+    for email in customer.emails or []:
+        found += [FieldProblem("emails", p) for p in normalize_email(email).problems]
+    if customer.credit_code:
+        found += [FieldProblem("credit_code", p) for p in normalize_credit_code(customer.credit_code).problems]
+    if customer.id_number:
+        found += [FieldProblem("id_number", p) for p in normalize_resident_id(customer.id_number).problems]
+    if customer.website:
+        found += [FieldProblem("website", p) for p in normalize_url(customer.website).problems]
+    if customer.province or customer.city or customer.district:
+        address = normalize_address_parts(
+            province=customer.province, city=customer.city, district=customer.district, detail=customer.address
+        )
+        found += [FieldProblem("address", p) for p in address.problems]
+    for contact in contacts:
+        cleaned = clean_contact_fields({"mobile": contact.mobile, "phone": contact.phone, "email": contact.email})
+        found += [FieldProblem(f"contact.{p.field}", p.problem) for p in cleaned.problems]
+    return found
+
+
+def _contact_of(item: FieldProblem, contacts: Sequence[Any]) -> Any:
+    if not item.field.startswith("contact."):
+        return None
+    name = item.field.removeprefix("contact.")
+    for contact in contacts:
+        if str(getattr(contact, name, "")) == item.problem.value or (
+            name in ("mobile", "phone") and item.problem.value and item.problem.value in str(getattr(contact, name))
+        ):
+            return contact
+    return None
+
+
+def match_keys(customer: Any, contacts: Sequence[Any]) -> list[MatchKey]:
+    keys: dict[tuple[str, str, int | None], MatchKey] = {}
+
+    def add(kind: str, value: str, contact: Any = None) -> None:
+        if value:
+            contact_id = contact.pk if contact else None
+            keys.setdefault((kind, value, contact_id), MatchKey(kind=kind, value=value, customer=customer,
+                                                                 contact=contact))
+
+    for e164 in customer.phones_e164 or []:
+        add("phone", e164)
+    for email in customer.emails or []:
+        if normalize_email(email).valid:
+            add("email", email.lower())
+    if customer.credit_code and normalize_credit_code(customer.credit_code).valid:
+        add("credit_code", customer.credit_code)
+    for contact in contacts:
+        add("phone", contact.mobile_e164, contact)
+        add("phone", contact.phone_e164, contact)
+        if contact.email and normalize_email(contact.email).valid:
+            add("email", contact.email.lower(), contact)
+    return list(keys.values())
+
+
+def score_customer(
+    *,
+    present: dict[str, bool],
+    problems: Sequence[str],
+    days_since_touch: int,
+    stale_days: int,
+) -> tuple[int, int, int, int, list[Reason]]:
+    """(score, completeness, validity, freshness, reasons). Pure, so the weights are testable."""
+    reasons: list[Reason] = []
+    missing = [name for name, ok in present.items() if not ok]
+    completeness = COMPLETENESS_POINTS
+    if present:
+        completeness = round(COMPLETENESS_POINTS * (len(present) - len(missing)) / len(present))
+        for name in missing:
+            reasons.append(Reason(round(COMPLETENESS_POINTS / len(present)), describe(f"missing.{name}")))
+    validity_problems = [code for code in problems if code not in NOT_VALIDITY]
+    validity = max(0, VALIDITY_POINTS - POINTS_PER_PROBLEM * len(validity_problems))
+    for code in validity_problems:
+        reasons.append(Reason(POINTS_PER_PROBLEM, describe(code)))
+    # Full marks up to a third of the stale limit, zero at twice the limit.
+    fresh_window = max(stale_days, 1)
+    ratio = (days_since_touch - fresh_window / 3) / (2 * fresh_window - fresh_window / 3)
+    freshness = round(FRESHNESS_POINTS * min(1.0, max(0.0, 1 - ratio)))
+    if freshness < FRESHNESS_POINTS:
+        reasons.append(Reason(FRESHNESS_POINTS - freshness, describe("record.stale") + f"（{days_since_touch} 天）"))
+    reasons.sort(key=lambda r: -r.points)
+    return completeness + validity + freshness, completeness, validity, freshness, reasons
+
+
+def _present(customer: Any, key_fields: Sequence[str], contact_count: int) -> dict[str, bool]:
+    present: dict[str, bool] = {}
+    for name in key_fields:
+        if name == "contacts":
+            present[name] = contact_count > 0
+        elif name == "address":
+            present[name] = bool(customer.address or customer.district)
+        elif name in ("industry", "source", "level", "stage", "owner"):
+            present[name] = getattr(customer, f"{name}_id", None) is not None
+        elif name.startswith("custom."):
+            present[name] = (customer.custom or {}).get(name.removeprefix("custom.")) not in (None, "", [])
+        else:
+            present[name] = getattr(customer, name, None) not in (None, "", [])
+    return present
+
+
+def customer_quality_refresh(
+    customer: Any,
+    *,
+    settings: QualitySettings | None = None,
+    unique_rules: Sequence[ValidationRule] | None = None,
+    now: dt.datetime | None = None,
+    save: bool = True,
+) -> QualityReport:
+    """Recompute the customer's issues, match keys and score; with `save` they replace the stored ones."""
+    settings = settings or quality_settings()
+    now = now or timezone.now()
+    contacts = list(customer.contacts.all()) if customer.pk else []
+    problems = stored_value_problems(customer, contacts)
+    issues: list[QualityIssue] = []
+    for item in problems:
+        contact = _contact_of(item, contacts)
+        issues.append(QualityIssue(customer=customer, contact=contact, code=item.problem.code,
+                                   field=item.field, value=item.problem.value[:300], hint=item.problem.hint[:300]))
+    key_fields = key_fields_for(settings, customer.kind)
+    present = _present(customer, key_fields, len(contacts))
+    for name, ok in present.items():
+        if not ok:
+            issues.append(QualityIssue(customer=customer, code=f"missing.{name}", field=name))
+    emails = {e.lower() for e in customer.emails or []} | {c.email.lower() for c in contacts if c.email}
+    if emails:
+        for email in BouncedEmail.objects.filter(email__in=emails).values_list("email", flat=True):
+            issues.append(QualityIssue(customer=customer, code="email.bounced", field="emails", value=email))
+    keys = match_keys(customer, contacts)
+    if unique_rules is None:
+        unique_rules = list(ValidationRule.objects.filter(
+            is_active=True, rule_type=RuleType.UNIQUE, severity=RuleSeverity.WARNING))
+    if customer.pk and unique_rules:
+        issues += _duplicate_issues(customer, keys, unique_rules)
+
+    touched = last_touch(customer)
+    days = max(0, (now - touched).days)
+    score, completeness, validity, freshness, reasons = score_customer(
+        present=present,
+        problems=[i.code for i in issues if not i.code.startswith("missing.")],
+        days_since_touch=days,
+        stale_days=settings.stale_days,
+    )
+    report = QualityReport(score=score, completeness=completeness, validity=validity, freshness=freshness,
+                           days_since_touch=days, reasons=reasons, issues=issues)
+    if save and customer.pk:
+        _store(customer, issues, keys, score, now)
+    return report
+
+
+def _duplicate_issues(customer: Any, keys: Sequence[MatchKey], rules: Sequence[ValidationRule]) -> list[QualityIssue]:
+    from kehu.dataquality.rules import UNIQUE_KINDS
+
+    kinds = {UNIQUE_KINDS.get(rule.field) for rule in rules if rule.target == "customer" or rule.field == "mobile"}
+    wanted = [(k.kind, k.value) for k in keys if k.kind in kinds]
+    if not wanted:
+        return []
+    issues = []
+    by_kind: dict[str, list[str]] = {}
+    for kind, value in wanted:
+        by_kind.setdefault(kind, []).append(value)
+    for kind, values in by_kind.items():
+        clashes = (MatchKey.objects.filter(kind=kind, value__in=values).exclude(customer_id=customer.pk)
+                   .values_list("value", "customer_id").order_by("value", "customer_id"))
+        seen: set[str] = set()
+        for value, other_id in clashes:
+            if value in seen:
+                continue
+            seen.add(value)
+            issues.append(QualityIssue(customer=customer, code="unique.duplicate", field=kind, value=value,
+                                       hint=str(other_id)))
+    return issues
+
+
+def _store(customer: Any, issues: list[QualityIssue], keys: list[MatchKey], score: int, now: dt.datetime) -> None:
+    from kehu.customers.models import Customer
+
+    assigned = {
+        (code, field_name, value): user_id
+        for code, field_name, value, user_id in QualityIssue.objects.filter(
+            customer=customer, assigned_to__isnull=False
+        ).values_list("code", "field", "value", "assigned_to_id")
+    }
+    for issue in issues:
+        issue.assigned_to_id = assigned.get((issue.code, issue.field, issue.value))
+    QualityIssue.objects.filter(customer=customer).delete()
+    QualityIssue.objects.bulk_create(issues)
+    MatchKey.objects.filter(customer=customer).delete()
+    MatchKey.objects.bulk_create(keys)
+    # Not a user edit: no version bump, no updated_at, so freshness and optimistic locking are untouched.
+    Customer.objects.filter(pk=customer.pk).update(quality_score=score, quality_checked_at=now)
+    customer.quality_score = score
+    customer.quality_checked_at = now
+
+
+def issue_label(issue: QualityIssue) -> str:
+    label = describe(issue.code)
+    if issue.field and not issue.code.startswith("missing."):
+        label = f"{field_label(issue.field.removeprefix('contact.'))}：{label}"
+    return label
