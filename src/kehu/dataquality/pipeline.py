@@ -1,0 +1,603 @@
+"""The row engine: which column holds what, every normaliser over a row, and a summary.
+
+Shared by `kehu clean` (a file), `kehu bench normalize` (generated rows) and, later, `kehu normalize`
+and the importer. Pure: no database, no Django settings.
+
+1. `recognise_columns(headers, overrides)` maps roles (name, company, phone, email, address,
+   province/city/district, credit_code, id_number, website, first/last name) onto column indexes
+   from Chinese and English headers, CRM exports included (HubSpot, Salesforce, 纷享销客 ...).
+   Headers are compared case-, width-, space- and punctuation-insensitively, trailing numbers
+   ignored ("手机1", "Phone 2"); `--columns name=客户姓名,phone=手机1` overrides a role.
+2. `Cleaner(headers, columns)` turns a row (list of str) into the canonical cells of
+   `cleaner.output_columns` and counts what it fixed and found wrong (`cleaner.summary`).
+   Every column's cell -> result is cached (values repeat: cities, companies, names), so a
+   repeated value costs a dict lookup.
+3. `clean_rows(rows, headers, columns, workers=N)` runs chunks of rows through a process pool,
+   in order, with bounded memory (at most a few chunks in flight), and yields each chunk's output.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+import unicodedata
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+# Roles a column can play. phone and email may be several columns; the others take the first match.
+ROLES = (
+    "name", "first_name", "last_name", "company", "phone", "email", "address", "province", "city", "district",
+    "credit_code", "id_number", "website",
+)
+MULTI_ROLES = frozenset({"phone", "email"})
+OUTPUT_COLUMNS = (
+    "phone_e164", "phone_valid", "email_clean", "province", "city", "district", "address_detail",
+    "company_canonical", "company_core", "name_clean", "salutation", "pinyin", "pinyin_initials", "problems",
+)
+# Appended only when the file has such a column (most files do not).
+EXTRA_COLUMNS = {"credit_code": "credit_code_clean", "id_number": "id_number_clean", "website": "website_clean"}
+ALL_OUTPUT_COLUMNS = frozenset(OUTPUT_COLUMNS) | frozenset(EXTRA_COLUMNS.values())
+# Which summary "kind" a role's fixes and problems count under.
+KIND_OF_ROLE = {
+    "name": "name", "first_name": "name", "last_name": "name", "company": "company", "phone": "phone",
+    "email": "email", "address": "address", "province": "address", "city": "address", "district": "address",
+    "credit_code": "credit_code", "id_number": "id_number", "website": "website",
+}
+CACHE_SIZE = 1 << 16
+CHUNK_ROWS = 2000
+
+# Header recognition ---------------------------------------------------------------------------
+
+_EXACT: dict[str, tuple[str, ...]] = {
+    "name": (
+        "姓名", "名字", "联系人", "联系人姓名", "联系人名称", "客户姓名", "客户联系人", "主联系人", "称呼", "姓名称呼",
+        "name", "fullname", "contact", "contactname", "contactperson", "person", "personname", "leadname",
+    ),
+    "first_name": ("名", "firstname", "givenname", "forename"),
+    "last_name": ("姓", "姓氏", "lastname", "surname", "familyname"),
+    "company": (
+        "公司", "公司名称", "公司名", "公司全称", "单位", "单位名称", "工作单位", "企业", "企业名称", "企业全称",
+        "客户名称", "客户", "客户全称", "客户公司", "所属公司", "所属客户", "机构", "机构名称", "组织", "组织名称",
+        "商户名称", "门店名称", "company", "companyname", "account", "accountname", "organization",
+        "organisation", "organizationname", "organisationname", "org", "employer", "firm", "business",
+        "businessname", "customer", "customername", "associatedcompany",
+    ),
+    "phone": (
+        "手机", "手机号", "手机号码", "电话", "电话号码", "联系电话", "联系方式", "联系号码", "座机", "座机号码",
+        "固话", "固定电话", "办公电话", "移动电话", "公司电话", "联系人电话", "联系人手机", "手机电话", "电话手机",
+        "手机座机", "工作电话", "家庭电话", "phone", "phonenumber", "phoneno", "mobile", "mobilephone",
+        "mobilenumber", "mobilephonenumber", "mobileno", "tel", "telephone", "telno", "telephonenumber", "cell",
+        "cellphone", "cellphonenumber", "workphone", "homephone", "businessphone", "otherphone", "directphone",
+        "contactnumber", "contactphone", "accountphone",
+    ),
+    "email": (
+        "邮箱", "电子邮箱", "电子邮件", "邮件", "邮件地址", "邮箱地址", "电子邮箱地址", "电子邮件地址", "联系人邮箱",
+        "工作邮箱", "个人邮箱", "公司邮箱", "email", "emailaddress", "mail", "mailaddress", "email1", "workemail",
+        "personalemail", "contactemail",
+    ),
+    "address": (
+        "地址", "详细地址", "联系地址", "通讯地址", "通信地址", "公司地址", "办公地址", "收货地址", "注册地址",
+        "经营地址", "所在地", "所在地址", "街道地址", "街道", "门牌地址", "单位地址", "家庭住址", "住址", "address",
+        "streetaddress", "street", "billingstreet", "mailingstreet", "shippingstreet", "billingaddress",
+        "mailingaddress", "shippingaddress", "addressline", "fulladdress", "companyaddress",
+    ),
+    "province": (
+        "省", "省份", "所在省份", "所在省", "省份名称", "省区", "province", "state", "stateregion", "stateprovince",
+        "billingstate", "billingstateprovince", "mailingstate", "mailingstateprovince", "shippingstate",
+    ),
+    "city": ("市", "城市", "所在城市", "所在市", "地市", "城市名称", "city", "town", "billingcity", "mailingcity",
+             "shippingcity"),
+    "district": ("区", "区县", "县区", "所在区县", "所在区", "县", "区县名称", "district", "county", "billingdistrict"),
+    "credit_code": (
+        "统一社会信用代码", "社会信用代码", "信用代码", "统一信用代码", "纳税人识别号", "税号", "creditcode",
+        "unifiedsocialcreditcode", "socialcreditcode", "uscc", "taxid", "taxnumber",
+    ),
+    "id_number": (
+        "身份证", "身份证号", "身份证号码", "证件号", "证件号码", "身份证件号", "身份证件号码", "idnumber", "idcard",
+        "idcardnumber", "idno", "nationalid", "residentid",
+    ),
+    "website": (
+        "网址", "网站", "公司网站", "公司网址", "官网", "官方网站", "主页", "网站地址", "website", "url", "web",
+        "homepage", "companywebsite", "websiteurl", "companydomainname", "domain", "site",
+    ),
+}
+_EXACT_ROLE = {key: role for role, keys in _EXACT.items() for key in keys}
+# Headers that name a person or date *about* the record (owner, creator, follow-up time), never its data.
+_NOT_DATA = re.compile(
+    r"owner|负责人|创建人|修改人|所有人|所属人|跟进人|销售|录入人|createdby|modifiedby|updatedby|备注|note|remark|"
+    r"时间|日期|date|time|status|状态|来源|source|type|类型|数量|金额|valid|e164|clean|core|canonical"
+)
+# Fallback by keyword, in this order: "公司地址" is an address, "联系人电话" a phone, "公司名称" a company.
+_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("email", ("邮箱", "邮件", "email", "mail")),
+    ("phone", ("手机", "电话", "座机", "固话", "phone", "mobile", "telephone")),
+    ("credit_code", ("信用代码", "税号")),
+    ("id_number", ("身份证",)),
+    ("website", ("网址", "网站", "website", "url")),
+    ("address", ("地址", "address", "street")),
+    ("company", ("公司", "单位", "企业", "company", "account", "organi")),
+    ("name", ("姓名", "联系人", "name")),
+)
+_PUNCT = re.compile(r"[\W_]+")
+_TRAILING_NUMBER = re.compile(r"(?<=\D)\d{1,2}$")
+
+
+def header_key(header: str) -> str:
+    """"Phone Number 2" -> "phonenumber", "手机（1）" -> "手机", "E-mail:" -> "email"."""
+    key = _PUNCT.sub("", unicodedata.normalize("NFKC", header).casefold())
+    return _TRAILING_NUMBER.sub("", key) or key
+
+
+def role_of_header(header: str) -> str | None:
+    """The role a header names, or None. Kehu's own output columns name nothing."""
+    if header.strip() in ALL_OUTPUT_COLUMNS:
+        return None
+    key = header_key(header)
+    if not key:
+        return None
+    role = _EXACT_ROLE.get(key)
+    if role is not None:
+        return role
+    if _NOT_DATA.search(key):
+        return None
+    for role, words in _KEYWORDS:
+        if any(word in key for word in words):
+            return role
+    return None
+
+
+def parse_column_overrides(text: str) -> dict[str, list[str]]:
+    """"name=客户姓名,phone=手机1,phone=手机2" -> {"name": ["客户姓名"], "phone": ["手机1", "手机2"]}.
+    An empty column ("website=") switches a role off."""
+    overrides: dict[str, list[str]] = {}
+    for part in re.split(r"[,，]", text or ""):
+        if not part.strip():
+            continue
+        role, sep, column = part.partition("=")
+        role = role.strip().lower()
+        if not sep:
+            raise ValueError(f"--columns 的每一项应写成 角色=列名，而不是 {part.strip()!r} (expected role=column)")
+        if role not in ROLES:
+            raise ValueError(f"未知的角色 {role!r}，可用：{', '.join(ROLES)} (unknown role)")
+        found = overrides.setdefault(role, [])
+        if column.strip():
+            found.append(column.strip())
+    return overrides
+
+
+def _column_index(headers: Sequence[str], column: str) -> int:
+    for index, header in enumerate(headers):
+        if header == column:
+            return index
+    key = header_key(column)
+    for index, header in enumerate(headers):
+        if header.strip().casefold() == column.casefold() or (key and header_key(header) == key):
+            return index
+    if column.isdigit() and 1 <= int(column) <= len(headers):
+        return int(column) - 1  # 1-based column number, as a spreadsheet user counts
+    raise ValueError(f"找不到列 {column!r}，文件的列有：{'、'.join(h or '(空)' for h in headers)} (no such column)")
+
+
+def recognise_columns(
+    headers: Sequence[str], overrides: Mapping[str, Sequence[str]] | str | None = None
+) -> dict[str, list[int]]:
+    """{role: [column index, ...]} for the roles found in `headers` (phone and email may list several
+    columns; every other role at most one). `overrides` ({role: [header or 1-based number]} or the
+    `--columns` text) replace the recognition for their roles, and take their columns away from any
+    other role."""
+    if isinstance(overrides, str):
+        overrides = parse_column_overrides(overrides)
+    overrides = overrides or {}
+    found: dict[str, list[int]] = {}
+    for index, header in enumerate(headers):
+        role = role_of_header(header)
+        if role is None or role in overrides:
+            continue
+        if role in MULTI_ROLES or role not in found:
+            found.setdefault(role, []).append(index)
+    taken: set[int] = set()
+    for role, columns in overrides.items():
+        if role not in ROLES:
+            raise ValueError(f"未知的角色 {role!r}，可用：{', '.join(ROLES)} (unknown role)")
+        indexes = [_column_index(headers, c) for c in columns]
+        if len(indexes) > 1 and role not in MULTI_ROLES:
+            raise ValueError(f"角色 {role} 只能对应一列 (only phone and email take several columns)")
+        if indexes:
+            found[role] = indexes
+        taken.update(indexes)
+    for role in list(found):
+        if role not in overrides:
+            found[role] = [i for i in found[role] if i not in taken]
+            if not found[role]:
+                del found[role]
+    return {role: found[role] for role in ROLES if role in found}
+
+
+def describe_columns(headers: Sequence[str], columns: Mapping[str, Sequence[int]]) -> str:
+    """"name=姓名, phone=手机+电话, email=邮箱" for the log."""
+    return ", ".join(f"{role}={'+'.join(headers[i] for i in idx)}" for role, idx in columns.items()) or "(none)"
+
+
+# The engine -----------------------------------------------------------------------------------
+
+
+@dataclass
+class CleanSummary:
+    """What a run did: rows seen, rows where any value changed, fixes per kind, problems per code."""
+
+    rows: int = 0
+    rows_changed: int = 0
+    rows_with_problems: int = 0
+    fixed: Counter[str] = field(default_factory=Counter)
+    problems: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: CleanSummary | tuple[int, int, int, dict[str, int], dict[str, int]]) -> None:
+        if isinstance(other, CleanSummary):
+            other = other.as_tuple()
+        rows, changed, with_problems, fixed, problems = other
+        self.rows += rows
+        self.rows_changed += changed
+        self.rows_with_problems += with_problems
+        self.fixed.update(fixed)
+        self.problems.update(problems)
+
+    def as_tuple(self) -> tuple[int, int, int, dict[str, int], dict[str, int]]:
+        """Cheap to pickle back from a worker."""
+        return self.rows, self.rows_changed, self.rows_with_problems, dict(self.fixed), dict(self.problems)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows, "rows_changed": self.rows_changed, "rows_with_problems": self.rows_with_problems,
+            "fixed": dict(self.fixed.most_common()), "problems": dict(self.problems.most_common()),
+        }
+
+
+def _messages() -> dict[str, str]:
+    """Every normaliser module's MESSAGES, merged (code -> Chinese sentence)."""
+    import importlib
+
+    merged: dict[str, str] = {}
+    for module in ("text", "phones", "emails", "identifiers", "names", "addresses", "companies"):
+        try:
+            merged.update(getattr(importlib.import_module(f"kehu.dataquality.normalize.{module}"), "MESSAGES", {}))
+        except ImportError:
+            continue
+    return merged
+
+
+# (kind when the cell was changed else "", problem messages, problem codes) of one cell
+_Notes = tuple[str, tuple[str, ...], tuple[str, ...]]
+_CLEAN: _Notes = ("", (), ())
+
+
+class Cleaner:
+    """Cleans rows of one file layout. Build one per process; `clean(row)` is the hot path."""
+
+    def __init__(
+        self, headers: Sequence[str], columns: Mapping[str, Sequence[int]], *, cache_size: int = CACHE_SIZE
+    ) -> None:
+        self.headers = list(headers)
+        self.columns = {role: list(idx) for role, idx in columns.items()}
+        self.extra_roles = [role for role in EXTRA_COLUMNS if role in self.columns]
+        self.output_columns = OUTPUT_COLUMNS[:-1] + tuple(EXTRA_COLUMNS[r] for r in self.extra_roles) + ("problems",)
+        self.summary = CleanSummary()
+        self._messages = _messages()
+        cache = lru_cache(maxsize=cache_size)
+        cols = self.columns
+        header = self.headers.__getitem__
+        self._phone_cells = [(i, cache(self._phone_cell(header(i)))) for i in cols.get("phone", ())]
+        self._email_cells = [(i, cache(self._email_cell(header(i)))) for i in cols.get("email", ())]
+        self._company = (cols["company"][0], cache(self._company_cell(header(cols["company"][0])))) \
+            if "company" in cols else None
+        first, last = cols.get("first_name", [None])[0], cols.get("last_name", [None])[0]
+        name_index = cols["name"][0] if "name" in cols else None
+        name_label = header(name_index) if name_index is not None else \
+            "/".join(header(i) for i in (last, first) if i is not None)
+        self._name_cols = (name_index, first, last)
+        self._name = cache(self._name_cell(name_label)) if name_label else None
+        parts = [cols[r][0] if r in cols else None for r in ("province", "city", "district", "address")]
+        self._address_cols = parts
+        # Only a one-line address column (the usual case): its cell is the cache key as is.
+        self._address_index = parts[3] if parts[:3] == [None, None, None] else None
+        self._address_label = "/".join(header(i) for i in parts if i is not None)
+        self._address = cache(self._address_cell(self._address_label)) if self._address_label else None
+        self._extras = [(cols[role][0], cache(self._identifier_cell(role, header(cols[role][0]))))
+                        for role in self.extra_roles]
+
+    # Cell processors: one per column, cached by cell text -------------------------------------
+
+    def _notes(self, label: str, kind: str, results: Iterable[Any]) -> _Notes:
+        fixed = False
+        texts: list[str] = []
+        codes: list[str] = []
+        messages = self._messages
+        for result in results:
+            if result.value != result.raw:
+                fixed = True
+            for problem in result.problems:
+                codes.append(problem.code)
+                text = f"{label}：{messages.get(problem.code, problem.code)}"
+                if problem.value:
+                    text += f"（{problem.value}）"
+                if problem.hint:
+                    text += f"，建议 {problem.hint}"
+                texts.append(text)
+        if not fixed and not codes:
+            return _CLEAN
+        return kind if fixed else "", tuple(texts), tuple(codes)
+
+    def _phone_cell(self, label: str) -> Callable[[str], tuple[tuple[str, ...], bool, _Notes]]:
+        from kehu.dataquality.normalize.phones import normalize_phones
+
+        def run(cell: str) -> tuple[tuple[str, ...], bool, _Notes]:
+            results = normalize_phones(cell)
+            e164 = tuple(r.e164 for r in results if r.e164)
+            return e164, len(e164) == len(results), self._notes(label, "phone", results)
+
+        return run
+
+    def _email_cell(self, label: str) -> Callable[[str], tuple[tuple[str, ...], _Notes]]:
+        from kehu.dataquality.normalize.emails import normalize_emails
+
+        def run(cell: str) -> tuple[tuple[str, ...], _Notes]:
+            results = normalize_emails(cell)
+            return tuple(r.value for r in results if r.value), self._notes(label, "email", results)
+
+        return run
+
+    def _company_cell(self, label: str) -> Callable[[str], tuple[str, str, _Notes]]:
+        from kehu.dataquality.normalize.companies import normalize_company
+
+        def run(cell: str) -> tuple[str, str, _Notes]:
+            result = normalize_company(cell)
+            return result.value, result.core, self._notes(label, "company", (result,))
+
+        return run
+
+    def _name_cell(self, label: str) -> Callable[[str], tuple[str, str, str, str, _Notes]]:
+        from kehu.dataquality.normalize.names import normalize_person_name
+
+        def run(cell: str) -> tuple[str, str, str, str, _Notes]:
+            result = normalize_person_name(cell)
+            notes = self._notes(label, "name", (result,))
+            return result.value, result.salutation, result.pinyin, result.initials, notes
+
+        return run
+
+    def _address_cell(self, label: str) -> Callable[[Any], tuple[str, str, str, str, _Notes]]:
+        from kehu.dataquality.normalize.addresses import normalize_address
+        from kehu.dataquality.normalize.addresses import normalize_address_parts as normalize_parts
+
+        def run(parts: str | tuple[str, str, str, str]) -> tuple[str, str, str, str, _Notes]:
+            if isinstance(parts, str):
+                result = normalize_address(parts)
+                return result.province, result.city, result.district, result.detail, \
+                    self._notes(label, "address", (result,))
+            province, city, district, detail = parts
+            if province or city or district:
+                result = normalize_parts(province=province, city=city, district=district, detail=detail)
+            else:
+                result = normalize_address(detail)
+            notes = self._notes(label, "address", (result,))
+            return result.province, result.city, result.district, result.detail, notes
+
+        return run
+
+    def _identifier_cell(self, role: str, label: str) -> Callable[[str], tuple[str, _Notes]]:
+        from kehu.dataquality.normalize import identifiers as ids
+
+        normalize = {"credit_code": ids.normalize_credit_code, "id_number": ids.normalize_resident_id,
+                     "website": ids.normalize_url}[role]
+
+        def run(cell: str) -> tuple[str, _Notes]:
+            result = normalize(cell)
+            return result.value, self._notes(label, KIND_OF_ROLE[role], (result,))
+
+        return run
+
+    # The row ----------------------------------------------------------------------------------
+
+    def clean(self, row: Sequence[str]) -> list[str]:
+        """The canonical cells (in `output_columns` order) for one input row; counts into `summary`.
+
+        The hot path: every cell goes through its column's cached processor; the notes of a clean
+        cell are the shared `_CLEAN` tuple, so a row with nothing to say allocates almost nothing."""
+        noted: list[_Notes] = []
+        e164: list[str] = []
+        phone_valid = ""
+        for index, run in self._phone_cells:
+            cell = row[index]
+            if not cell or cell.isspace():
+                continue
+            numbers, all_valid, notes = run(cell)
+            for number in numbers:
+                if number not in e164:
+                    e164.append(number)
+            phone_valid = "true" if all_valid and phone_valid != "false" else "false"
+            if notes is not _CLEAN:
+                noted.append(notes)
+        emails: list[str] = []
+        for index, run in self._email_cells:
+            cell = row[index]
+            if not cell or cell.isspace():
+                continue
+            values, notes = run(cell)
+            for value in values:
+                if value not in emails:
+                    emails.append(value)
+            if notes is not _CLEAN:
+                noted.append(notes)
+        province = city = district = detail = ""
+        if self._address_index is not None:
+            cell = row[self._address_index]
+            if cell and not cell.isspace():
+                province, city, district, detail, notes = self._address(cell)
+                if notes is not _CLEAN:
+                    noted.append(notes)
+        elif self._address is not None:
+            parts = tuple([row[i].strip() if i is not None else "" for i in self._address_cols])
+            if any(parts):
+                province, city, district, detail, notes = self._address(parts)
+                if notes is not _CLEAN:
+                    noted.append(notes)
+        company = core = ""
+        if self._company is not None:
+            cell = row[self._company[0]]
+            if cell and not cell.isspace():
+                company, core, notes = self._company[1](cell)
+                if notes is not _CLEAN:
+                    noted.append(notes)
+        name = salutation = pinyin = initials = ""
+        if self._name is not None:
+            name_index = self._name_cols[0]
+            cell = row[name_index] if name_index is not None else self._name_text(row)
+            if cell and not cell.isspace():
+                name, salutation, pinyin, initials, notes = self._name(cell)
+                if notes is not _CLEAN:
+                    noted.append(notes)
+        out = [
+            "; ".join(e164) if len(e164) > 1 else e164[0] if e164 else "", phone_valid,
+            "; ".join(emails) if len(emails) > 1 else emails[0] if emails else "",
+            province, city, district, detail, company, core, name, salutation, pinyin, initials,
+        ]
+        for index, run in self._extras:
+            cell = row[index]
+            if cell and not cell.isspace():
+                value, notes = run(cell)
+                if notes is not _CLEAN:
+                    noted.append(notes)
+                out.append(value)
+            else:
+                out.append("")
+        summary = self.summary
+        summary.rows += 1
+        if not noted:
+            out.append("")
+            return out
+        texts: list[str] = []
+        kinds: set[str] = set()
+        fixed, problems = summary.fixed, summary.problems  # Counters, bumped with dict.get (Counter.update is slow)
+        for kind, messages, codes in noted:
+            if kind:
+                kinds.add(kind)
+            if codes:
+                texts.extend(messages)
+                for code in codes:
+                    problems[code] = problems.get(code, 0) + 1
+        if kinds:
+            summary.rows_changed += 1
+            for kind in kinds:
+                fixed[kind] = fixed.get(kind, 0) + 1
+        if texts:
+            summary.rows_with_problems += 1
+        out.append("; ".join(texts))
+        return out
+
+    def _name_text(self, row: Sequence[str]) -> str:
+        name_index, first, last = self._name_cols
+        if name_index is not None:
+            return row[name_index]
+        given = row[first].strip() if first is not None else ""
+        family = row[last].strip() if last is not None else ""
+        if given and family and not (given + family).isascii():
+            return family + given  # 张 + 三; "John" + "Smith" stays Western order
+        return f"{given} {family}".strip()
+
+    def clean_many(self, rows: Iterable[Sequence[str]]) -> list[list[str]]:
+        clean = self.clean
+        return [clean(row) for row in rows]
+
+
+def clean_record(record: Mapping[str, str | Sequence[str]]) -> dict[str, str]:
+    """One record given by role ({"name": "张先生", "phone": ["138...", "010-..."], "address": ...})
+    -> {output column: canonical text}. For callers holding values rather than a file row."""
+    values: list[str] = []
+    headers: list[str] = []
+    columns: dict[str, list[int]] = {}
+    for role, value in record.items():
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+        for item in [value] if isinstance(value, str) else list(value):
+            columns.setdefault(role, []).append(len(values))
+            headers.append(role)
+            values.append(item)
+    cleaner = _record_cleaner(tuple(headers), tuple((r, tuple(i)) for r, i in columns.items()))
+    return dict(zip(cleaner.output_columns, cleaner.clean(values), strict=True))
+
+
+@lru_cache(maxsize=64)
+def _record_cleaner(headers: tuple[str, ...], columns: tuple[tuple[str, tuple[int, ...]], ...]) -> Cleaner:
+    return Cleaner(headers, {role: list(idx) for role, idx in columns})
+
+
+# Parallel -------------------------------------------------------------------------------------
+
+_worker: Cleaner | None = None
+
+
+def _init_worker(headers: list[str], columns: dict[str, list[int]]) -> None:
+    global _worker
+    _worker = Cleaner(headers, columns)
+
+
+def _clean_chunk(rows: list[Sequence[str]]) -> tuple[list[list[str]], tuple[int, int, int, dict, dict]]:
+    assert _worker is not None
+    _worker.summary = CleanSummary()
+    return _worker.clean_many(rows), _worker.summary.as_tuple()
+
+
+def chunked(rows: Iterable[Sequence[str]], size: int = CHUNK_ROWS) -> Iterator[list[Sequence[str]]]:
+    chunk: list[Sequence[str]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def clean_rows(
+    rows: Iterable[Sequence[str]], headers: Sequence[str], columns: Mapping[str, Sequence[int]], *,
+    workers: int = 1, chunk_rows: int = CHUNK_ROWS, summary: CleanSummary | None = None,
+) -> Iterator[tuple[list[Sequence[str]], list[list[str]]]]:
+    """Yield (input chunk, its canonical cells) in input order; totals go into `summary`.
+
+    With workers > 1 the chunks run in a process pool (fork: the children inherit the loaded
+    dictionaries); at most 3 chunks per worker are in flight, so a million-row file never sits in
+    memory whole (Pool.imap would read the whole input ahead)."""
+    summary = summary if summary is not None else CleanSummary()
+    columns = {role: list(idx) for role, idx in columns.items()}
+    if workers <= 1:
+        cleaner = Cleaner(headers, columns)
+        cleaner.summary = summary
+        for chunk in chunked(rows, chunk_rows):
+            yield chunk, cleaner.clean_many(chunk)
+        return
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+    with context.Pool(workers, initializer=_init_worker, initargs=(list(headers), columns)) as pool:
+        yield from parallel_ordered(pool, _clean_chunk, chunked(rows, chunk_rows), window=workers * 3,
+                                    summary=summary)
+
+
+def parallel_ordered(
+    pool: Any, function: Callable[[Any], tuple[list[list[str]], tuple]], chunks: Iterable[Any], *, window: int,
+    summary: CleanSummary,
+) -> Iterator[tuple[Any, list[list[str]]]]:
+    """Pool.apply_async with a bounded window, results in submission order."""
+    pending: deque[tuple[Any, Any]] = deque()
+    for chunk in chunks:
+        pending.append((chunk, pool.apply_async(function, (chunk,))))
+        if len(pending) >= window:
+            done_chunk, result = pending.popleft()
+            out, counts = result.get()
+            summary.add(counts)
+            yield done_chunk, out
+    while pending:
+        done_chunk, result = pending.popleft()
+        out, counts = result.get()
+        summary.add(counts)
+        yield done_chunk, out
