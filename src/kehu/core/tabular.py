@@ -23,6 +23,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -378,3 +379,40 @@ def _with_headers(table: Table, read: Any) -> Table:
 
     table._reader = data_rows
     return table
+
+
+# Writing: formula-injection safety ------------------------------------------------------------
+
+# A spreadsheet treats a cell starting with one of these as a formula (or DDE call): "=cmd|..."
+FORMULA_START = frozenset("=+-@\t\r")
+_RISKY_START = FORMULA_START | {"'"}
+# Digits with phone/number punctuation only ("+8613812345678", "-12.5", "+86 10 6552 9988; +8613...")
+# cannot call anything; they stay as they are so phones and negative numbers remain data.
+_HARMLESS = re.compile(r"[+\-]?[0-9][0-9 ().;,+\-]*")
+
+
+def _needs_escape(cell: str) -> bool:
+    body = cell.lstrip("'")
+    return body[:1] in FORMULA_START and _HARMLESS.fullmatch(body) is None
+
+
+def escape_formula(cell: str) -> str:
+    """`'` before a cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first),
+    except plain numbers and phone numbers. Apostrophes already in front of such a cell are
+    escaped too, so `unescape_formula` gives back exactly the original: `'=x` <-> `=x`,
+    `''=x` <-> `'=x`, and `'abc` stays `'abc` both ways."""
+    if cell[:1] in _RISKY_START and _needs_escape(cell):
+        return "'" + cell
+    return cell
+
+
+def unescape_formula(cell: str) -> str:
+    """The inverse of `escape_formula` (what an importer applies to every cell it reads back)."""
+    if cell[:1] == "'" and _needs_escape(cell[1:]):
+        return cell[1:]
+    return cell
+
+
+def escape_row(cells: list[str]) -> list[str]:
+    risky = _RISKY_START
+    return [("'" + c) if c[:1] in risky and _needs_escape(c) else c for c in cells]

@@ -18,6 +18,7 @@ and the importer. Pure: no database, no Django settings.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import re
 import unicodedata
@@ -282,7 +283,7 @@ class Cleaner:
         self.headers = list(headers)
         self.columns = {role: list(idx) for role, idx in columns.items()}
         self.extra_roles = [role for role in EXTRA_COLUMNS if role in self.columns]
-        self.output_columns = OUTPUT_COLUMNS[:-1] + tuple(EXTRA_COLUMNS[r] for r in self.extra_roles) + ("problems",)
+        self.output_columns = self.output_columns_for(self.columns)
         self.summary = CleanSummary()
         self._messages = _messages()
         cache = lru_cache(maxsize=cache_size)
@@ -306,6 +307,11 @@ class Cleaner:
         self._address = cache(self._address_cell(self._address_label)) if self._address_label else None
         self._extras = [(cols[role][0], cache(self._identifier_cell(role, header(cols[role][0]))))
                         for role in self.extra_roles]
+
+    @staticmethod
+    def output_columns_for(columns: Mapping[str, Sequence[int]]) -> tuple[str, ...]:
+        """The canonical columns a file with these roles gets (identifier columns only when present)."""
+        return OUTPUT_COLUMNS[:-1] + tuple(EXTRA_COLUMNS[r] for r in EXTRA_COLUMNS if r in columns) + ("problems",)
 
     # Cell processors: one per column, cached by cell text -------------------------------------
 
@@ -533,20 +539,63 @@ def _record_cleaner(headers: tuple[str, ...], columns: tuple[tuple[str, tuple[in
     return Cleaner(headers, {role: list(idx) for role, idx in columns})
 
 
+# Output rows ----------------------------------------------------------------------------------
+
+
+class OutputLayout:
+    """Input columns first, kept as they are, then the canonical columns. A canonical column the
+    input already has (a file `kehu clean` wrote before) is overwritten in place, so cleaning a
+    cleaned file gives the same file. Cells right of the header (a row longer than the header)
+    follow the canonical columns, never dropped. With `escape`, every cell is formula-safe
+    (`kehu.core.tabular.escape_formula`)."""
+
+    def __init__(self, headers: Sequence[str], output_columns: Sequence[str], *, escape: bool = True) -> None:
+        position = {h: i for i, h in reversed(list(enumerate(headers)))}
+        self.width = len(headers)
+        self.replace = [(position[c], i) for i, c in enumerate(output_columns) if c in position]
+        self.appended = [i for i, c in enumerate(output_columns) if c not in position]
+        self.headers = [*headers, *(output_columns[i] for i in self.appended)]
+        self.escape = escape
+
+    def assemble(self, row: Sequence[str], canonical: list[str]) -> list[str]:
+        width = self.width
+        out = list(row[:width]) if len(row) > width else list(row)
+        for target, source in self.replace:
+            out[target] = canonical[source]
+        if self.replace:
+            out.extend([canonical[i] for i in self.appended])
+        else:
+            out.extend(canonical)
+        if len(row) > width:
+            out.extend(row[width:])
+        if self.escape:
+            from kehu.core.tabular import escape_row
+
+            return escape_row(out)
+        return out
+
+
 # Parallel -------------------------------------------------------------------------------------
 
 _worker: Cleaner | None = None
+_layout: OutputLayout | None = None
 
 
-def _init_worker(headers: list[str], columns: dict[str, list[int]]) -> None:
-    global _worker
+def _init_worker(headers: list[str], columns: dict[str, list[int]], assemble: bool = False) -> None:
+    global _worker, _layout
     _worker = Cleaner(headers, columns)
+    _layout = OutputLayout(headers, _worker.output_columns) if assemble else None
 
 
 def _clean_chunk(rows: list[Sequence[str]]) -> tuple[list[list[str]], tuple[int, int, int, dict, dict]]:
+    """In a worker: the chunk's canonical cells (or whole output rows when assembling) and its counts."""
     assert _worker is not None
     _worker.summary = CleanSummary()
-    return _worker.clean_many(rows), _worker.summary.as_tuple()
+    canonical = _worker.clean_many(rows)
+    if _layout is not None:
+        assemble = _layout.assemble
+        canonical = [assemble(row, out) for row, out in zip(rows, canonical, strict=True)]
+    return canonical, _worker.summary.as_tuple()
 
 
 def chunked(rows: Iterable[Sequence[str]], size: int = CHUNK_ROWS) -> Iterator[list[Sequence[str]]]:
@@ -562,24 +611,30 @@ def chunked(rows: Iterable[Sequence[str]], size: int = CHUNK_ROWS) -> Iterator[l
 
 def clean_rows(
     rows: Iterable[Sequence[str]], headers: Sequence[str], columns: Mapping[str, Sequence[int]], *,
-    workers: int = 1, chunk_rows: int = CHUNK_ROWS, summary: CleanSummary | None = None,
+    workers: int = 1, chunk_rows: int = CHUNK_ROWS, summary: CleanSummary | None = None, assemble: bool = False,
 ) -> Iterator[tuple[list[Sequence[str]], list[list[str]]]]:
-    """Yield (input chunk, its canonical cells) in input order; totals go into `summary`.
+    """Yield (input chunk, its output) in input order; totals go into `summary`. The output is the
+    canonical cells of each row, or with `assemble` the whole formula-safe output row
+    (`OutputLayout`), built in the workers so the writing process only writes.
 
     With workers > 1 the chunks run in a process pool (fork: the children inherit the loaded
     dictionaries); at most 3 chunks per worker are in flight, so a million-row file never sits in
     memory whole (Pool.imap would read the whole input ahead)."""
     summary = summary if summary is not None else CleanSummary()
     columns = {role: list(idx) for role, idx in columns.items()}
-    if workers <= 1:
-        cleaner = Cleaner(headers, columns)
-        cleaner.summary = summary
-        for chunk in chunked(rows, chunk_rows):
-            yield chunk, cleaner.clean_many(chunk)
+    chunks = chunked(rows, chunk_rows)
+    head = list(itertools.islice(chunks, 2))
+    # Built here first: imports the normalisers and loads their dictionaries once, before forking.
+    _init_worker(list(headers), columns, assemble)
+    if workers <= 1 or len(head) < 2:  # one chunk: a pool would cost more than it saves
+        for chunk in itertools.chain(head, chunks):
+            out, counts = _clean_chunk(chunk)
+            summary.add(counts)
+            yield chunk, out
         return
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-    with context.Pool(workers, initializer=_init_worker, initargs=(list(headers), columns)) as pool:
-        yield from parallel_ordered(pool, _clean_chunk, chunked(rows, chunk_rows), window=workers * 3,
+    with context.Pool(workers, initializer=_init_worker, initargs=(list(headers), columns, assemble)) as pool:
+        yield from parallel_ordered(pool, _clean_chunk, itertools.chain(head, chunks), window=workers * 3,
                                     summary=summary)
 
 
