@@ -69,6 +69,8 @@ _STRONG = (
 )  # fmt: skip
 _WEAK = ("总", "工", "姐", "哥", "董", "导", "师", "叔", "姨")
 _SALUTATIONS = {**{s: True for s in _STRONG}, **{s: False for s in _WEAK}}
+_SALUTATION_ENDS = frozenset(s[-1] for s in _SALUTATIONS)
+_DOTS = frozenset(".•・‧∙⋅･")
 _MAX_SALUTATION = max(len(s) for s in _SALUTATIONS)
 _LATIN_TITLES = {
     "mr": "Mr.", "mrs": "Mrs.", "ms": "Ms.", "miss": "Miss", "dr": "Dr.", "prof": "Prof.", "sir": "Sir",
@@ -93,43 +95,49 @@ class PersonName(Normalized):
 
 def normalize_person_name(raw: str) -> PersonName:
     kept = raw.translate(_INVISIBLE).strip()
-    text = kept.translate(_CLEAN) if not kept.isascii() else kept
+    ascii_only = kept.isascii()
+    text = kept if ascii_only else kept.translate(_CLEAN)
     changes: list[str] = []
     if text != kept:
         changes.append("name.halfwidth")
-    collapsed = " ".join(text.split())
-    if collapsed != text:
-        changes.append("name.spaces_collapsed")
-    text = collapsed
-    if " " in text and _HAN.search(text):
-        joined = _HAN_SPACE.sub("", text)
-        if joined != text:
-            text = joined
-            changes.append("name.spaces_removed")
-    if not text.isascii():
+    if " " in text or "\t" in text or "\n" in text:
+        collapsed = " ".join(text.split())
+        if collapsed != text:
+            changes.append("name.spaces_collapsed")
+        text = collapsed
+        if not ascii_only and " " in text:
+            joined = _HAN_SPACE.sub("", text)
+            if joined != text:
+                text = joined
+                changes.append("name.spaces_removed")
+    if not ascii_only and not _DOTS.isdisjoint(text):
         dotted = _HAN_DOT.sub("·", text)
         if dotted != text:
             text = dotted
             changes.append("name.middle_dot")
     salutation = ""
-    title = _LATIN_TITLE.match(text) if text.isascii() else None
-    if title is not None:
-        salutation, text = _LATIN_TITLES[title.group(1).lower()], text[title.end() :]
-        changes.append("name.salutation_split")
-    elif _HAN_NAME.fullmatch(text):
+    if ascii_only:
+        title = _LATIN_TITLE.match(text)
+        if title is not None:
+            salutation, text = _LATIN_TITLES[title.group(1).lower()], text[title.end() :]
+            changes.append("name.salutation_split")
+        if (text.islower() or text.isupper()) and any(c.isalpha() for c in text):
+            text = text.title()
+            changes.append("name.case_fixed")
+    elif len(text) > 1 and text[-1] in _SALUTATION_ENDS and _HAN_NAME.fullmatch(text):
         name, salutation = _split_salutation(text)
         if salutation:
             text = name
             changes.append("name.salutation_split")
-    if text.isascii() and (text.islower() or text.isupper()) and any(c.isalpha() for c in text):
-        text = text.title()
-        changes.append("name.case_fixed")
     problems: tuple[Problem, ...] = ()
-    if text in _SALUTATIONS and not salutation:
+    if not salutation and text in _SALUTATIONS:
         problems = (Problem("name.salutation_only", text),)
-    elif any(c.isdigit() for c in text):
+    elif not text.isalpha() and any(c.isdigit() for c in text):
         problems = (Problem("name.contains_digits", text),)
-    full, initials = pinyin_forms(text, is_person=True)
+    full = initials = ""
+    if not ascii_only:
+        syllables = _person_syllables(text)
+        full, initials = "".join(syllables), "".join([s[0] for s in syllables])
     return PersonName(
         raw, text, tuple(changes) if text != raw or salutation else (), problems, salutation, full, initials
     )

@@ -60,6 +60,7 @@ _COMPACT.update({ord(c): None for c in " \t\n\r-.()[]/"})
 _COMPACT.update({cp: None for cp in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212, 0xFE63, 0x3000, 0xA0)})
 
 _MOBILE = re.compile(r"(?:\+?86|0086)?(1[3-9]\d{9})")
+_LANDLINE = re.compile(r"(\+?86|0086)?(0[1-9]\d{8,10})")
 _EXTENSION = re.compile(
     r"\s*[(\[]?\s*(?:转|轉|分机号?|分機|ext\.?|extension|x|#)\s*[:.]?\s*(\d{1,6})\s*[)\]]?\s*$", re.IGNORECASE
 )
@@ -94,6 +95,14 @@ def normalize_phone(raw: str, *, default_region: str = "CN") -> PhoneNumber:
         if number != raw:
             changes = _changes(raw, prefix=match.start(1) > 0)
         return PhoneNumber(raw, number, changes, (), "+86" + number, number, "mobile", "", "CN", "")
+    match = _LANDLINE.fullmatch(compact)
+    if match is not None:  # second most common: a landline with its area code, no extension
+        landline = _landline(match.group(2))
+        if landline is not None:
+            display, _, area = landline
+            changes = _changes(raw, prefix=match.start(2) > 0) if display != raw else ()
+            return PhoneNumber(raw, display, changes, (), "+86" + display[1:].replace("-", ""), display, "landline",
+                               "", "CN", area)  # fmt: skip
     return _slow(raw, default_region)
 
 
