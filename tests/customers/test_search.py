@@ -185,3 +185,93 @@ def test_department_scope_sees_the_department_subtree_only(db):
     CustomerFactory(name="成都团队外部有限公司", owner=outsider)
     assert [h.customer for h in search.search(user=manager, query="成都团队")] == [inside]
     assert [h.customer for h in search.search(user=manager, query="chengdu")] == [inside]
+
+
+# Hydration: two statements per search, the hit's columns loaded, the rest deferred ---------------
+
+
+def _stage(code: str = "lead"):  # type: ignore[no-untyped-def]
+    from kehu.customers.models import PicklistKind, PicklistOption
+
+    return PicklistOption.objects.get(kind=PicklistKind.STAGE, code=code)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query, statements",
+    [("张伟", 2), ("fenyang", 2), ("5678", 2), ("zhang.wei", 2), ("分扬科技", 3)],  # 3+ chars: capped counts first
+)
+def test_search_is_the_candidate_lookup_plus_one_hydrating_statement(
+    admin, fenyang, query, statements, django_assert_num_queries
+):
+    with django_assert_num_queries(statements):
+        hits = search.search(user=admin, query=query)
+    assert hits
+
+
+@pytest.mark.django_db
+def test_hits_carry_what_the_search_box_and_api_read_without_more_queries(admin, fenyang, django_assert_num_queries):
+    Customer.objects.filter(pk=fenyang.pk).update(stage=_stage())
+    fresh = Customer.objects.select_related("owner", "stage").get(pk=fenyang.pk)
+    contact = fresh.contacts.get()
+    with django_assert_num_queries(2):
+        hits = search.search(user=admin, query="fenyang")
+        by_customer, by_contact = hits
+        customer = by_customer.customer
+        assert by_customer.contact is None
+        assert (customer.pk, customer.kind, customer.name, customer.short_name, customer.city, customer.phones) == (
+            fresh.pk, fresh.kind, fresh.name, fresh.short_name, fresh.city, fresh.phones
+        )
+        assert (customer.stage.pk, customer.stage.code, customer.stage.label, customer.stage.color) == (
+            fresh.stage.pk, fresh.stage.code, fresh.stage.label, fresh.stage.color
+        )
+        assert (customer.owner.pk, customer.owner.username, str(customer.owner)) == (
+            fresh.owner.pk, fresh.owner.username, str(fresh.owner)
+        )
+        hit = by_contact.contact
+        assert (hit.pk, hit.name, hit.title, hit.mobile, hit.email) == (
+            contact.pk, contact.name, contact.title, contact.mobile, contact.email
+        )
+        assert by_contact.customer is hit.customer is customer  # one instance per customer
+    assert customer == fresh and hit == contact  # real model instances: equal by pk
+
+
+@pytest.mark.django_db
+def test_fields_a_hit_did_not_load_are_read_on_access(admin, fenyang, django_assert_num_queries):
+    (hit,) = search.search(user=admin, query="分扬科技")
+    assert "credit_code" in hit.customer.get_deferred_fields()
+    with django_assert_num_queries(1):
+        assert hit.customer.credit_code == "91110108MA01ABCD1X"
+
+
+@pytest.mark.django_db
+def test_customer_without_stage_or_owner_hydrates_as_none(admin, django_assert_num_queries):
+    customer = CustomerFactory(name="无主贸易有限公司", owner=None, stage=None)
+    with django_assert_num_queries(2):
+        (hit,) = search.search(user=admin, query="无主")
+        assert hit.customer.pk == customer.pk
+        assert hit.customer.stage is None and hit.customer.owner is None
+
+
+@pytest.mark.django_db
+def test_hits_are_rechecked_against_restrict_not_only_the_copied_owner(db):
+    """The token table's owner copy only narrows candidates; `restrict()` decides visibility."""
+    rep, other = UserFactory(), UserFactory()
+    theirs = CustomerFactory(name="西安别人家有限公司", owner=other)
+    SearchToken.objects.filter(customer=theirs).update(owner_id=rep.pk)  # a stale copy
+    assert search.search(user=rep, query="别人家") == []
+    assert search.search(user=rep, query="xian") == []
+
+
+@pytest.mark.django_db
+def test_two_contact_hits_of_one_customer_and_then_one(admin, fenyang):
+    from kehu.customers.models import Contact
+
+    second = ContactFactory(customer=fenyang, name="张伟", mobile="139 0000 5678", email="")
+    hits = search.search(user=admin, query="张伟")
+    assert sorted(h.contact.pk for h in hits) == sorted(
+        Contact.objects.filter(customer=fenyang).values_list("pk", flat=True)
+    )
+    assert {h.customer.pk for h in hits} == {fenyang.pk}
+    Contact.objects.filter(pk=second.pk).delete()
+    assert [h.contact.name for h in search.search(user=admin, query="张伟")] == ["张伟"]
