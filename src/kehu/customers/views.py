@@ -39,6 +39,7 @@ from kehu.customers.forms import (
 )
 from kehu.customers.models import CustomFieldTarget, PicklistKind
 from kehu.customers.search import search
+from kehu.dataquality import selectors as quality_selectors
 
 COLUMNS_SESSION_KEY = "customer_list_columns"
 BUILTIN_COLUMNS: list[tuple[str, Any]] = [
@@ -269,6 +270,12 @@ def customer_search(request: HttpRequest) -> HttpResponse:
 # Create / edit --------------------------------------------------------------------------------
 
 
+def _quality_warnings(request: HttpRequest, customer: Any) -> None:
+    """Values saved but flagged by a warning rule (a suspicious e-mail domain, a duplicate phone)."""
+    for text in quality_selectors.describe_warnings(getattr(customer, "quality_warnings", None) or []):
+        messages.warning(request, text)
+
+
 def _customer_form(request: HttpRequest, *, data: Any = None, initial: dict | None = None,
                    custom_values: dict | None = None) -> CustomerForm:
     user = request.user
@@ -295,6 +302,7 @@ def customer_create(request: HttpRequest) -> HttpResponse:
                 form.add_service_errors(exc)
             else:
                 messages.success(request, _("已创建客户“%(name)s”") % {"name": customer.name})
+                _quality_warnings(request, customer)
                 return redirect("customers:detail", pk=customer.pk)
     else:
         form = _customer_form(request, initial={"owner": request.user.pk, "kind": request.GET.get("kind", "company")})
@@ -312,7 +320,7 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = _customer_form(request, data=request.POST, custom_values=customer.custom)
         if form.is_valid():
             try:
-                services.customer_update(
+                saved = services.customer_update(
                     acting_user=request.user, customer=customer, data=form.service_data(),
                     expected_version=form.cleaned_data.get("version"),
                 )
@@ -325,6 +333,7 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 form.add_error(None, exc.message)
             else:
                 messages.success(request, _("已保存"))
+                _quality_warnings(request, saved)
                 return redirect("customers:detail", pk=customer.pk)
     else:
         form = _customer_form(request, initial=CustomerForm.initial_for(customer), custom_values=customer.custom)
@@ -369,6 +378,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "users_by_id": {u.pk: u for u in users},
         "contacts": list(customer.contacts.all()),
         "note_form": NoteForm(),
+        "quality": quality_selectors.customer_quality(customer=customer),
     }
     return render(request, "customers/pages/detail.html", context)
 

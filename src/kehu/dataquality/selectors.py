@@ -59,6 +59,21 @@ def _issue_filter(key: str) -> Q | None:
     }.get(key)
 
 
+def queue_key_for_code(code: str) -> str | None:
+    """The review queue that lists customers with this issue code (None: no queue shows it)."""
+    if code == "phone.not_mobile":
+        return None
+    if code == "email.bounced":
+        return QUEUE_BOUNCED
+    for prefix, key in (("phone.", QUEUE_INVALID_PHONES), ("email.", QUEUE_INVALID_EMAILS),
+                        ("missing.", QUEUE_MISSING), ("address.", QUEUE_ADDRESSES), ("credit_code.", QUEUE_IDENTIFIERS),
+                        ("resident_id.", QUEUE_IDENTIFIERS), ("id_number.", QUEUE_IDENTIFIERS),
+                        ("url.", QUEUE_IDENTIFIERS)):
+        if code.startswith(prefix):
+            return key
+    return {"picklist.unknown": QUEUE_UNKNOWN_PICKLIST, "unique.duplicate": QUEUE_DUPLICATES}.get(code)
+
+
 def queue_titles() -> dict[str, str]:
     from django.utils.translation import gettext as _
 
@@ -117,6 +132,13 @@ def queue_issues_for(*, customers: list[Customer], key: str) -> dict[int, list[Q
     return grouped
 
 
+def queue_page(*, user: User, key: str, offset: int = 0, limit: int = 50) -> tuple[list[Customer], bool]:
+    """One page of a queue (rows, has_more). Offset paging: queues are worked from the top and shrink
+    as records are fixed, so a keyset over a nullable score buys nothing here."""
+    rows = list(queue_customers(user=user, key=key)[offset:offset + limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
 def queues(*, user: User) -> list[Queue]:
     titles = queue_titles()
     visible_ids = restrict(Customer.objects.all(), user).values("pk")
@@ -145,7 +167,8 @@ def overview(*, user: User) -> dict[str, Any]:
     average = _avg(checked)
     issues = QualityIssue.objects.filter(customer_id__in=customers.values("pk"))
     by_code = [
-        {"code": row["code"], "label": describe(row["code"]), "count": row["n"]}
+        {"code": row["code"], "label": describe(row["code"]), "count": row["n"],
+         "queue": queue_key_for_code(row["code"])}
         for row in issues.values("code").annotate(n=Count("id")).order_by("-n", "code")
     ]
     by_field = [
@@ -175,6 +198,24 @@ def _avg(queryset: QuerySet[Customer]) -> float:
 def customer_quality(*, customer: Customer) -> quality.QualityReport:
     """Live report for the 360° view (freshness as of now), without writing anything."""
     return quality.customer_quality_refresh(customer, save=False)
+
+
+def describe_warnings(warnings: list[tuple[str, str, str, str]]) -> list[str]:
+    """Sentences for the (field, code, value, hint) warnings a save attached to the record."""
+    from django.utils.translation import gettext as _
+
+    texts = []
+    for field_name, code, value, hint in warnings:
+        sentence = describe(code)
+        text = f"{field_label(field_name.removeprefix('contact.'))}：{sentence}"
+        if value:
+            text += f"「{value}」"
+        # A duplicate's hint is the other record's id, and a rule without its own message repeats the
+        # sentence: neither is worth showing.
+        if hint and code != "unique.duplicate" and not hint.startswith(sentence):
+            text += str(_("（%(hint)s）")) % {"hint": hint}
+        texts.append(text)
+    return texts
 
 
 def city_aliases_all() -> list[CityAlias]:
