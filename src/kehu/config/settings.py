@@ -129,7 +129,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Reports that want parallel scans can raise it with SET LOCAL.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c max_parallel_workers_per_gather=0"
 
-if os.environ.get("KEHU_TEST_DB_NAME"):
+if os.environ.get("KEHU_TEST_DB_NAME") and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Lets several test runs share one PostgreSQL server without clobbering each other's test DB.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["KEHU_TEST_DB_NAME"]}
 

@@ -150,9 +150,11 @@ def score_customer(
         for name in missing:
             reasons.append(Reason(round(COMPLETENESS_POINTS / len(present)), describe(f"missing.{name}")))
     validity_problems = [code for code in problems if code not in NOT_VALIDITY]
-    validity = max(0, VALIDITY_POINTS - POINTS_PER_PROBLEM * len(validity_problems))
+    validity = VALIDITY_POINTS
     for code in validity_problems:
-        reasons.append(Reason(POINTS_PER_PROBLEM, describe(code)))
+        lost = min(POINTS_PER_PROBLEM, validity)
+        validity -= lost
+        reasons.append(Reason(lost, describe(code)))
     # Full marks up to a third of the stale limit, zero at twice the limit.
     fresh_window = max(stale_days, 1)
     ratio = (days_since_touch - fresh_window / 3) / (2 * fresh_window - fresh_window / 3)
