@@ -18,8 +18,10 @@ and the importer. Pure: no database, no Django settings.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import multiprocessing
+import operator
 import re
 import unicodedata
 from collections import Counter, deque
@@ -269,9 +271,21 @@ def _messages() -> dict[str, str]:
     return merged
 
 
-# (kind when the cell was changed else "", problem messages, problem codes) of one cell
-_Notes = tuple[str, tuple[str, ...], tuple[str, ...]]
-_CLEAN: _Notes = ("", (), ())
+# (bit mask, problem messages, problem codes) of one cell. The mask has the bit of the cell's kind
+# when the cell was changed and PROBLEM_BIT when it has problems, so a chunk's counts come from
+# OR-ing the masks column by column (in C) and counting the distinct masks.
+_Notes = tuple[int, tuple[str, ...], tuple[str, ...]]
+_CLEAN: _Notes = (0, (), ())
+KIND_BITS = {kind: 1 << n for n, kind in enumerate(dict.fromkeys(KIND_OF_ROLE.values()))}
+PROBLEM_BIT = 1 << len(KIND_BITS)
+CHANGE_BITS = PROBLEM_BIT - 1
+# What an empty cell gives, per processor shape.
+_NO_PHONE: tuple[tuple[str, ...], str, str, _Notes] = ((), "", "", _CLEAN)
+_NO_EMAIL: tuple[tuple[str, ...], str, _Notes] = ((), "", _CLEAN)
+_NO_ADDRESS = ("", "", "", "", _CLEAN)
+_NO_COMPANY = ("", "", _CLEAN)
+_NO_NAME = ("", "", "", "", _CLEAN)
+_NO_VALUE = ("", _CLEAN)
 
 
 class Cleaner:
@@ -333,24 +347,30 @@ class Cleaner:
                 texts.append(text)
         if not fixed and not codes:
             return _CLEAN
-        return kind if fixed else "", tuple(texts), tuple(codes)
+        return (KIND_BITS[kind] if fixed else 0) | (PROBLEM_BIT if codes else 0), tuple(texts), tuple(codes)
 
-    def _phone_cell(self, label: str) -> Callable[[str], tuple[tuple[str, ...], bool, _Notes]]:
+    def _phone_cell(self, label: str) -> Callable[[str], tuple[tuple[str, ...], str, str, _Notes]]:
         from kehu.dataquality.normalize.phones import normalize_phones
 
-        def run(cell: str) -> tuple[tuple[str, ...], bool, _Notes]:
+        def run(cell: str) -> tuple[tuple[str, ...], str, str, _Notes]:
+            if cell.isspace():
+                return _NO_PHONE
             results = normalize_phones(cell)
-            e164 = tuple(r.e164 for r in results if r.e164)
-            return e164, len(e164) == len(results), self._notes(label, "phone", results)
+            e164 = tuple(dict.fromkeys(r.e164 for r in results if r.e164))
+            valid = "true" if all(r.e164 for r in results) else "false"
+            return e164, "; ".join(e164), valid, self._notes(label, "phone", results)
 
         return run
 
-    def _email_cell(self, label: str) -> Callable[[str], tuple[tuple[str, ...], _Notes]]:
+    def _email_cell(self, label: str) -> Callable[[str], tuple[tuple[str, ...], str, _Notes]]:
         from kehu.dataquality.normalize.emails import normalize_emails
 
-        def run(cell: str) -> tuple[tuple[str, ...], _Notes]:
+        def run(cell: str) -> tuple[tuple[str, ...], str, _Notes]:
+            if cell.isspace():
+                return _NO_EMAIL
             results = normalize_emails(cell)
-            return tuple(r.value for r in results if r.value), self._notes(label, "email", results)
+            values = tuple(dict.fromkeys(r.value for r in results if r.valid))  # invalid: in problems
+            return values, "; ".join(values), self._notes(label, "email", results)
 
         return run
 
@@ -358,6 +378,8 @@ class Cleaner:
         from kehu.dataquality.normalize.companies import normalize_company
 
         def run(cell: str) -> tuple[str, str, _Notes]:
+            if cell.isspace():
+                return _NO_COMPANY
             result = normalize_company(cell)
             return result.value, result.core, self._notes(label, "company", (result,))
 
@@ -367,6 +389,8 @@ class Cleaner:
         from kehu.dataquality.normalize.names import normalize_person_name
 
         def run(cell: str) -> tuple[str, str, str, str, _Notes]:
+            if cell.isspace():
+                return _NO_NAME
             result = normalize_person_name(cell)
             notes = self._notes(label, "name", (result,))
             return result.value, result.salutation, result.pinyin, result.initials, notes
@@ -379,6 +403,8 @@ class Cleaner:
 
         def run(parts: str | tuple[str, str, str, str]) -> tuple[str, str, str, str, _Notes]:
             if isinstance(parts, str):
+                if parts.isspace():
+                    return _NO_ADDRESS
                 result = normalize_address(parts)
                 return result.province, result.city, result.district, result.detail, \
                     self._notes(label, "address", (result,))
@@ -399,6 +425,8 @@ class Cleaner:
                      "website": ids.normalize_url}[role]
 
         def run(cell: str) -> tuple[str, _Notes]:
+            if cell.isspace():
+                return _NO_VALUE
             result = normalize(cell)
             return result.value, self._notes(label, KIND_OF_ROLE[role], (result,))
 
@@ -407,100 +435,123 @@ class Cleaner:
     # The row ----------------------------------------------------------------------------------
 
     def clean(self, row: Sequence[str]) -> list[str]:
-        """The canonical cells (in `output_columns` order) for one input row; counts into `summary`.
+        """The canonical cells (in `output_columns` order) for one input row; counts into `summary`."""
+        return list(self.clean_many([row])[0])
 
-        The hot path: every cell goes through its column's cached processor; the notes of a clean
-        cell are the shared `_CLEAN` tuple, so a row with nothing to say allocates almost nothing."""
-        noted: list[_Notes] = []
-        e164: list[str] = []
-        phone_valid = ""
-        for index, run in self._phone_cells:
-            cell = row[index]
-            if not cell or cell.isspace():
-                continue
-            numbers, all_valid, notes = run(cell)
-            for number in numbers:
-                if number not in e164:
-                    e164.append(number)
-            phone_valid = "true" if all_valid and phone_valid != "false" else "false"
-            if notes is not _CLEAN:
-                noted.append(notes)
-        emails: list[str] = []
-        for index, run in self._email_cells:
-            cell = row[index]
-            if not cell or cell.isspace():
-                continue
-            values, notes = run(cell)
-            for value in values:
-                if value not in emails:
-                    emails.append(value)
-            if notes is not _CLEAN:
-                noted.append(notes)
-        province = city = district = detail = ""
-        if self._address_index is not None:
-            cell = row[self._address_index]
-            if cell and not cell.isspace():
-                province, city, district, detail, notes = self._address(cell)
-                if notes is not _CLEAN:
-                    noted.append(notes)
-        elif self._address is not None:
-            parts = tuple([row[i].strip() if i is not None else "" for i in self._address_cols])
-            if any(parts):
-                province, city, district, detail, notes = self._address(parts)
-                if notes is not _CLEAN:
-                    noted.append(notes)
-        company = core = ""
-        if self._company is not None:
-            cell = row[self._company[0]]
-            if cell and not cell.isspace():
-                company, core, notes = self._company[1](cell)
-                if notes is not _CLEAN:
-                    noted.append(notes)
-        name = salutation = pinyin = initials = ""
-        if self._name is not None:
-            name_index = self._name_cols[0]
-            cell = row[name_index] if name_index is not None else self._name_text(row)
-            if cell and not cell.isspace():
-                name, salutation, pinyin, initials, notes = self._name(cell)
-                if notes is not _CLEAN:
-                    noted.append(notes)
-        out = [
-            "; ".join(e164) if len(e164) > 1 else e164[0] if e164 else "", phone_valid,
-            "; ".join(emails) if len(emails) > 1 else emails[0] if emails else "",
-            province, city, district, detail, company, core, name, salutation, pinyin, initials,
-        ]
-        for index, run in self._extras:
-            cell = row[index]
-            if cell and not cell.isspace():
-                value, notes = run(cell)
-                if notes is not _CLEAN:
-                    noted.append(notes)
-                out.append(value)
+    def clean_many(self, rows: Sequence[Sequence[str]]) -> list[tuple[str, ...]]:
+        """`clean` for a chunk of rows, column by column: each column's cells go through its cached
+        processor in one tight loop, and only rows with something to report (a change or a
+        problem) take the slower per-row path that writes the problems text and the counts."""
+        if not isinstance(rows, list):
+            rows = list(rows)
+        count = len(rows)
+        if not count:
+            return []
+        blank = [""] * count
+        notes: list[list[_Notes]] = []
+
+        phone_e164, phone_valid = blank, blank
+        results = [[run(c) if c else _NO_PHONE for c in [r[i] for r in rows]]
+                   for i, run in self._phone_cells]
+        if results:
+            phone_e164 = [x[1] for x in results[0]]
+            phone_valid = [x[2] for x in results[0]]
+            for column in results[1:]:  # a second phone column: merge only the rows where it has a value
+                for k in itertools.compress(range(count), map(operator.is_not, column, itertools.repeat(_NO_PHONE))):
+                    numbers, joined, valid = column[k][:3]
+                    if not phone_valid[k]:
+                        phone_e164[k], phone_valid[k] = joined, valid
+                        continue
+                    if numbers:
+                        merged = dict.fromkeys(phone_e164[k].split("; ") if phone_e164[k] else ())
+                        merged.update(dict.fromkeys(numbers))
+                        phone_e164[k] = "; ".join(merged)
+                    if valid == "false":
+                        phone_valid[k] = "false"
+        notes.extend([x[3] for x in column] for column in results)
+
+        email_clean = blank
+        results = [[run(c) if c else _NO_EMAIL for c in [r[i] for r in rows]]
+                   for i, run in self._email_cells]
+        if results:
+            email_clean = [x[1] for x in results[0]]
+            for column in results[1:]:
+                for k in itertools.compress(range(count), map(operator.is_not, column, itertools.repeat(_NO_EMAIL))):
+                    values = column[k][0]
+                    if values:
+                        merged = dict.fromkeys(email_clean[k].split("; ") if email_clean[k] else ())
+                        merged.update(dict.fromkeys(values))
+                        email_clean[k] = "; ".join(merged)
+        notes.extend([x[2] for x in column] for column in results)
+
+        province = city = district = detail = blank
+        if self._address is not None:
+            run = self._address
+            if self._address_index is not None:
+                i = self._address_index
+                column = [run(c) if c else _NO_ADDRESS for c in [r[i] for r in rows]]
             else:
-                out.append("")
+                cols = self._address_cols
+                keys = [tuple([r[i].strip() if i is not None else "" for i in cols]) for r in rows]
+                column = [run(k) if any(k) else _NO_ADDRESS for k in keys]
+            province, city, district, detail = ([x[j] for x in column] for j in range(4))
+            notes.append([x[4] for x in column])
+
+        company = core = blank
+        if self._company is not None:
+            i, run = self._company
+            column = [run(c) if c else _NO_COMPANY for c in [r[i] for r in rows]]
+            company, core = [x[0] for x in column], [x[1] for x in column]
+            notes.append([x[2] for x in column])
+
+        name = salutation = pinyin = initials = blank
+        if self._name is not None:
+            run = self._name
+            i = self._name_cols[0]
+            cells = [r[i] for r in rows] if i is not None else [self._name_text(r) for r in rows]
+            column = [run(c) if c else _NO_NAME for c in cells]
+            name, salutation, pinyin, initials = ([x[j] for x in column] for j in range(4))
+            notes.append([x[4] for x in column])
+
+        extras = []
+        for i, run in self._extras:
+            column = [run(c) if c else _NO_VALUE for c in [r[i] for r in rows]]
+            extras.append([x[0] for x in column])
+            notes.append([x[1] for x in column])
+
+        problems = blank
         summary = self.summary
-        summary.rows += 1
-        if not noted:
-            out.append("")
-            return out
-        texts: list[str] = []
-        kinds: set[str] = set()
-        fixed, problems = summary.fixed, summary.problems  # Counters, bumped with dict.get (Counter.update is slow)
-        for kind, messages, codes in noted:
-            if kind:
-                kinds.add(kind)
-            if codes:
-                texts.extend(messages)
-                for code in codes:
-                    problems[code] = problems.get(code, 0) + 1
-        if kinds:
-            summary.rows_changed += 1
-            for kind in kinds:
-                fixed[kind] = fixed.get(kind, 0) + 1
-        if texts:
-            summary.rows_with_problems += 1
-        out.append("; ".join(texts))
-        return out
+        summary.rows += count
+        if notes:
+            masks = [n[0] for n in notes[0]]
+            for column in notes[1:]:
+                masks = list(map(operator.or_, masks, [n[0] for n in column]))
+            for mask, rows_with_mask in Counter(masks).items():
+                if not mask:
+                    continue
+                if mask & CHANGE_BITS:
+                    summary.rows_changed += rows_with_mask
+                    for kind, bit in KIND_BITS.items():
+                        if mask & bit:
+                            summary.fixed[kind] += rows_with_mask
+                if mask & PROBLEM_BIT:
+                    summary.rows_with_problems += rows_with_mask
+            flagged = list(itertools.compress(range(count), map(operator.and_, masks, itertools.repeat(PROBLEM_BIT))))
+            if flagged:
+                problems = list(blank)
+                counts = summary.problems
+                for k in flagged:
+                    texts: list[str] = []
+                    for column in notes:
+                        _mask, messages, codes = column[k]
+                        if codes:
+                            texts.extend(messages)
+                            for code in codes:
+                                counts[code] = counts.get(code, 0) + 1  # dict.get: Counter.update is slow
+                    problems[k] = "; ".join(texts)
+        columns = [phone_e164, phone_valid, email_clean, province, city, district, detail, company, core, name,
+                   salutation, pinyin, initials, *extras, problems]
+        return list(zip(*columns, strict=True))
 
     def _name_text(self, row: Sequence[str]) -> str:
         name_index, first, last = self._name_cols
@@ -511,10 +562,6 @@ class Cleaner:
         if given and family and not (given + family).isascii():
             return family + given  # 张 + 三; "John" + "Smith" stays Western order
         return f"{given} {family}".strip()
-
-    def clean_many(self, rows: Iterable[Sequence[str]]) -> list[list[str]]:
-        clean = self.clean
-        return [clean(row) for row in rows]
 
 
 def clean_record(record: Mapping[str, str | Sequence[str]]) -> dict[str, str]:
@@ -557,7 +604,7 @@ class OutputLayout:
         self.headers = [*headers, *(output_columns[i] for i in self.appended)]
         self.escape = escape
 
-    def assemble(self, row: Sequence[str], canonical: list[str]) -> list[str]:
+    def assemble(self, row: Sequence[str], canonical: Sequence[str]) -> list[str]:
         width = self.width
         out = list(row[:width]) if len(row) > width else list(row)
         for target, source in self.replace:
@@ -581,17 +628,29 @@ _worker: Cleaner | None = None
 _layout: OutputLayout | None = None
 
 
-def _init_worker(headers: list[str], columns: dict[str, list[int]], assemble: bool = False) -> None:
+def tune_gc() -> None:
+    """For a process that only cleans (a pool worker, `kehu clean`): the cyclic GC would walk the
+    loaded dictionaries and the caches every few thousand allocations (~30% of the run); freeze what
+    is loaded and collect rarely. Chunks hold no reference cycles, so nothing piles up."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 1000)
+
+
+def _init_worker(headers: list[str], columns: dict[str, list[int]], assemble: bool = False,
+                 gc_tuning: bool = True) -> None:
     global _worker, _layout
     _worker = Cleaner(headers, columns)
     _layout = OutputLayout(headers, _worker.output_columns) if assemble else None
+    if gc_tuning:
+        tune_gc()
 
 
-def _clean_chunk(rows: list[Sequence[str]]) -> tuple[list[list[str]], tuple[int, int, int, dict, dict]]:
+def _clean_chunk(rows: list[Sequence[str]]) -> tuple[list[Sequence[str]], tuple[int, int, int, dict, dict]]:
     """In a worker: the chunk's canonical cells (or whole output rows when assembling) and its counts."""
     assert _worker is not None
     _worker.summary = CleanSummary()
-    canonical = _worker.clean_many(rows)
+    canonical: list[Sequence[str]] = list(_worker.clean_many(rows))
     if _layout is not None:
         assemble = _layout.assemble
         canonical = [assemble(row, out) for row, out in zip(rows, canonical, strict=True)]
@@ -625,7 +684,7 @@ def clean_rows(
     chunks = chunked(rows, chunk_rows)
     head = list(itertools.islice(chunks, 2))
     # Built here first: imports the normalisers and loads their dictionaries once, before forking.
-    _init_worker(list(headers), columns, assemble)
+    _init_worker(list(headers), columns, assemble, gc_tuning=False)
     if workers <= 1 or len(head) < 2:  # one chunk: a pool would cost more than it saves
         for chunk in itertools.chain(head, chunks):
             out, counts = _clean_chunk(chunk)
