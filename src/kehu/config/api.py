@@ -172,9 +172,11 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 def _mount_routers() -> None:
     from kehu.accounts.api import router as accounts_router
     from kehu.customers.api import router as customers_router
+    from kehu.dataquality.api import router as quality_router
 
     api.add_router("/", accounts_router)
     api.add_router("/", customers_router)
+    api.add_router("/", quality_router)
 
 
 _mount_routers()

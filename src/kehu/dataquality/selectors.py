@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -239,3 +240,30 @@ def job_get(*, user: User, job_id: int) -> Job | None:
     if job is None or not (user.is_kehu_admin or job.created_by_id == user.pk):
         return None
     return job
+
+
+def job_figures(job: Job, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Progress of a job as shown to people: percent, rows per second, seconds left (None if unknown)."""
+    now = now or timezone.now()
+    elapsed = ((job.finished_at or now) - job.started_at).total_seconds() if job.started_at else 0.0
+    rate = job.done / elapsed if elapsed > 0 and job.done else 0.0
+    eta = round((job.total - job.done) / rate) if rate and not job.finished and job.total > job.done else None
+    percent = min(100, round(100 * job.done / job.total)) if job.total else 0
+    if job.status == Job.Status.DONE:
+        percent = 100
+    return {"percent": percent, "rate": round(rate), "eta": eta}
+
+
+def job_report_path(job: Job) -> Path | None:
+    """The job's CSV report, only if it is a file inside the reports directory (the path is stored
+    in the job's result, so it is checked rather than trusted)."""
+    from kehu.dataquality.services import reports_dir
+
+    raw = (job.result or {}).get("report")
+    if not raw or job.kind != NORMALIZE_JOB:
+        return None
+    root = reports_dir().resolve()
+    path = Path(str(raw)).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from functools import wraps
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,7 +16,6 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -334,19 +332,12 @@ def normalize_start(request: HttpRequest) -> HttpResponse:
 
 def job_context(job: Job, now: dt.datetime | None = None) -> dict[str, Any]:
     """Progress figures for the job partial: rows done/total, rows per second, seconds left."""
-    now = now or timezone.now()
-    elapsed = ((job.finished_at or now) - job.started_at).total_seconds() if job.started_at else 0.0
-    rate = job.done / elapsed if elapsed > 0 and job.done else 0.0
-    eta = round((job.total - job.done) / rate) if rate and not job.finished and job.total > job.done else None
-    percent = 100 if job.finished and job.status == Job.Status.DONE else (
-        min(100, round(100 * job.done / job.total)) if job.total else 0)
     result = job.result or {}
-    report = result.get("report")
     return {
-        "job": job, "percent": percent, "rate": round(rate), "eta": eta,
+        "job": job, **selectors.job_figures(job, now=now),
         "fields": sorted((result.get("fields") or {}).items(), key=lambda kv: -kv[1]),
         "problems": sorted((result.get("problems") or {}).items(), key=lambda kv: -kv[1])[:20],
-        "has_report": bool(report) and job.finished,
+        "has_report": job.finished and selectors.job_report_path(job) is not None,
     }
 
 
@@ -359,23 +350,11 @@ def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "dataquality/partials/job_progress.html", job_context(job))
 
 
-def report_file(job: Job) -> Path | None:
-    """The job's CSV report, only if it lies inside the reports directory."""
-    raw = (job.result or {}).get("report")
-    if not raw:
-        return None
-    root = services.reports_dir().resolve()
-    path = Path(str(raw)).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        return None
-    return path
-
-
 @admin_required
 @require_GET
 def job_report(request: HttpRequest, pk: int) -> HttpResponse:
     job = selectors.job_get(user=request.user, job_id=pk)
-    path = report_file(job) if job is not None and job.kind == services.NORMALIZE_JOB else None
+    path = selectors.job_report_path(job) if job is not None else None
     if path is None:
         raise Http404(_("报告不存在"))
     return FileResponse(path.open("rb"), as_attachment=True, filename=path.name, content_type="text/csv")
