@@ -59,6 +59,8 @@ CASES = [
     ("大哥", "大哥", "", "dage", "dg"),
     ("马云", "马云", "", "mayun", "my"),
     ("王总监理", "王总监理", "", "wangzongjianli", "wzjl"),
+    ("曾总先生", "曾总先生", "", "zengzongxiansheng", "zzxs"),  # two titles: left for a person
+    ("欧阳 工先生", "欧阳工先生", "", "ouyanggongxiansheng", "oygxs"),
     # surnames read as surnames
     ("单田芳", "单田芳", "", "shantianfang", "stf"),
     ("曾小贤", "曾小贤", "", "zengxiaoxian", "zxx"),
@@ -94,6 +96,9 @@ CASES = [
     ("Prof. Wang", "Wang", "Prof.", "", ""),
     ("Miss Chen", "Chen", "Miss", "", ""),
     ("Mr.", "Mr.", "", "", ""),
+    ("Ｍｒ．　Ｓｍｉｔｈ", "Smith", "Mr.", "", ""),
+    ("zhang@qq.com", "zhang@qq.com", "", "", ""),  # not a name: no title-casing
+    (". a", ". a", "", "", ""),
     ("Tony 王", "Tony 王", "", "wang", "w"),
     ("", "", "", "", ""),
 ]

@@ -163,6 +163,8 @@ INVALID = [
     ("+86 1234", "phone.invalid"),
     ("+999 123456", "phone.invalid"),
     ("  张三 138  ", "phone.invalid"),
+    ("1（13812345678761", "phone.invalid"),  # libphonenumber would read junk like this as a CN number
+    ("１２8138123456788转9", "phone.invalid"),
     ("65529988", "phone.missing_area_code"),
     ("6552 9988", "phone.missing_area_code"),
     ("6552-9988", "phone.missing_area_code"),

@@ -78,6 +78,7 @@ _LATIN_TITLES = {
 }  # fmt: skip
 _LATIN_TITLE = re.compile(r"^(" + "|".join(_LATIN_TITLES) + r")\.?\s+(?=\S)", re.IGNORECASE)
 
+_LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z'\-. ]*")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _HAN_NAME = re.compile(r"[\u3400-\u9fff]+(?:·[\u3400-\u9fff]+)*")
 _HAN_SPACE = re.compile(r"(?<=[\u3400-\u9fff·])\s+(?=[\u3400-\u9fff·])")
@@ -95,8 +96,8 @@ class PersonName(Normalized):
 
 def normalize_person_name(raw: str) -> PersonName:
     kept = raw.translate(_INVISIBLE).strip()
-    ascii_only = kept.isascii()
-    text = kept if ascii_only else kept.translate(_CLEAN)
+    text = kept if kept.isascii() else kept.translate(_CLEAN)
+    ascii_only = text.isascii()
     changes: list[str] = []
     if text != kept:
         changes.append("name.halfwidth")
@@ -121,7 +122,7 @@ def normalize_person_name(raw: str) -> PersonName:
         if title is not None:
             salutation, text = _LATIN_TITLES[title.group(1).lower()], text[title.end() :]
             changes.append("name.salutation_split")
-        if (text.islower() or text.isupper()) and any(c.isalpha() for c in text):
+        if (text.islower() or text.isupper()) and _LATIN_NAME.fullmatch(text):
             text = text.title()
             changes.append("name.case_fixed")
     elif len(text) > 1 and text[-1] in _SALUTATION_ENDS and _HAN_NAME.fullmatch(text):
@@ -153,6 +154,8 @@ def _split_salutation(text: str) -> tuple[str, str]:
         if surname not in SURNAMES and surname not in COMPOUND_SURNAMES:
             continue
         if name == surname or (strong and len(name) - len(surname) <= 2):
+            if _split_salutation(name)[1]:  # "曾总先生": two titles, leave it for a person (and stay idempotent)
+                return text, ""
             return name, text[-size:]
     return text, ""
 

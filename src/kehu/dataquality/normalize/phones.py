@@ -232,13 +232,13 @@ def _foreign(raw: str, kept: str, text: str, extension: str, default_region: str
     if not phonenumbers.is_valid_number(number):
         return _invalid(raw, kept)
     region = phonenumbers.region_code_for_number(number) or ""
+    if region == "CN":  # the Chinese rules above already said no; libphonenumber is more lenient with junk
+        return _invalid(raw, kept)
     extension = extension or (number.extension or "")
     kind = _KIND.get(phonenumbers.number_type(number), "unknown")
     number.extension = None
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     display = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    if region == "CN":  # a Chinese shape the fast rules missed: still write it the Chinese way
-        display = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL).replace(" ", "")
     display += f" 转 {extension}" if extension else ""
     changes = ("phone.reformatted",) if display != raw else ()
     return PhoneNumber(raw, display, changes, (), e164, display, kind, extension, region, "")
