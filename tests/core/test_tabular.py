@@ -8,6 +8,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kehu.core import tabular
 from kehu.core.errors import KehuError
@@ -221,3 +223,30 @@ def test_openpyxl_fallback_reads_the_same(tmp_path):
 )
 def test_cell_text(value, text):
     assert cell_text(value) == text
+
+
+@pytest.mark.parametrize(
+    ("cell", "escaped"),
+    [
+        ("=1+2", "'=1+2"), ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"), ("@SUM(A1)", "'@SUM(A1)"),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"), ("-2+3+cmd|x", "'-2+3+cmd|x"), ("\t=x", "'\t=x"),
+        ("\rx", "'\rx"), ("+", "'+"), ("-", "'-"),
+        # numbers and phones are data, not formulas
+        ("+8613812345678", "+8613812345678"), ("-12.5", "-12.5"), ("+86 10 6552 9988", "+86 10 6552 9988"),
+        ("+8613812345678; +861065529988", "+8613812345678; +861065529988"), ("+1 (650) 253-0000", "+1 (650) 253-0000"),
+        # apostrophes a writer put there stay distinguishable
+        ("'=x", "''=x"), ("'abc", "'abc"), ("'+8613812345678", "'+8613812345678"),
+        ("", ""), ("张三", "张三"), ("a=b", "a=b"),
+    ],
+)
+def test_escape_formula(cell, escaped):
+    assert tabular.escape_formula(cell) == escaped
+    assert tabular.unescape_formula(escaped) == cell
+    assert tabular.escape_row([cell, "x"]) == [escaped, "x"]
+
+
+@given(st.text(alphabet=st.sampled_from("=+-@\t\r'0123456789 ;().a张"), max_size=8))
+def test_escape_round_trips_exactly(cell):
+    assert tabular.unescape_formula(tabular.escape_formula(cell)) == cell
+    escaped = tabular.escape_formula(cell)
+    assert escaped[:1] not in tabular.FORMULA_START or tabular._HARMLESS.fullmatch(escaped)
