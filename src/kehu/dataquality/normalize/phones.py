@@ -75,6 +75,7 @@ _LABEL = re.compile(
 )
 _DIGIT_GROUP = re.compile(r"\d+")
 _ALLOWED = re.compile(r"^[\d\s\-.()\[\]+/]*$")
+_TAIL = re.compile(r"\d{3,}$")
 _SPLIT = re.compile(r"[/,;、\n\r|]+|\s*或\s*")
 _KIND = {
     phonenumbers.PhoneNumberType.MOBILE: "mobile",
@@ -252,7 +253,8 @@ def split_phones(raw: str) -> list[str]:
     """One cell holding several numbers -> the raw pieces, in order.
 
     Splits on / , ， ; ； 、 | newlines and 或; two complete mobiles separated only by spaces are also
-    split. A dash never splits (it is part of "010-65529988")."""
+    split. A dash never splits (it is part of "010-65529988"). A short all-digit piece after a number
+    replaces that number's last digits: "010-65529988/89" -> "010-65529988", "010-65529989"."""
     pieces = []
     for piece in _SPLIT.split(raw.translate(_CLEAN)):
         piece = piece.strip()
@@ -261,6 +263,12 @@ def split_phones(raw: str) -> list[str]:
         words = piece.split()
         if len(words) > 1 and all(_MOBILE.fullmatch(w.translate(_COMPACT)) for w in words):
             pieces.extend(words)
+        elif pieces and piece.isdigit() and len(piece) <= 4 and (tail := _TAIL.search(pieces[-1])) is not None:
+            # "010-65529988/89": the short piece replaces the end of the number before it
+            if len(tail.group()) >= len(piece) and len(pieces[-1]) > len(tail.group()):
+                pieces.append(pieces[-1][: len(pieces[-1]) - len(piece)] + piece)
+            else:
+                pieces.append(piece)
         else:
             pieces.append(piece)
     return pieces
