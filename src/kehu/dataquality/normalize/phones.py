@@ -265,7 +265,7 @@ def split_phones(raw: str) -> list[str]:
             pieces.extend(words)
         elif pieces and piece.isdigit() and len(piece) <= 4 and (tail := _TAIL.search(pieces[-1])) is not None:
             # "010-65529988/89": the short piece replaces the end of the number before it
-            if len(tail.group()) >= len(piece) and len(pieces[-1]) > len(tail.group()):
+            if len(tail.group()) >= len(piece) and sum(c.isdigit() for c in pieces[-1]) >= 7:
                 pieces.append(pieces[-1][: len(pieces[-1]) - len(piece)] + piece)
             else:
                 pieces.append(piece)
