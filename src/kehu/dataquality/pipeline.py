@@ -329,8 +329,10 @@ class Cleaner:
 
     # Cell processors: one per column, cached by cell text -------------------------------------
 
-    def _notes(self, label: str, kind: str, results: Iterable[Any]) -> _Notes:
-        fixed = False
+    def _notes(self, label: str, kind: str, results: Sequence[Any], cell: str | None = None) -> _Notes:
+        """A cell counts as fixed when what would be stored differs from what was typed (`cell`, the
+        whole cell: a multi-value cell's pieces may already be cleaned of full-width digits)."""
+        fixed = cell is not None and "; ".join(r.value for r in results) != cell
         texts: list[str] = []
         codes: list[str] = []
         messages = self._messages
@@ -358,7 +360,7 @@ class Cleaner:
             results = normalize_phones(cell)
             e164 = tuple(dict.fromkeys(r.e164 for r in results if r.e164))
             valid = "true" if all(r.e164 for r in results) else "false"
-            return e164, "; ".join(e164), valid, self._notes(label, "phone", results)
+            return e164, "; ".join(e164), valid, self._notes(label, "phone", results, cell)
 
         return run
 
@@ -370,7 +372,7 @@ class Cleaner:
                 return _NO_EMAIL
             results = normalize_emails(cell)
             values = tuple(dict.fromkeys(r.value for r in results if r.valid))  # invalid: in problems
-            return values, "; ".join(values), self._notes(label, "email", results)
+            return values, "; ".join(values), self._notes(label, "email", results, cell)
 
         return run
 
@@ -381,7 +383,7 @@ class Cleaner:
             if cell.isspace():
                 return _NO_COMPANY
             result = normalize_company(cell)
-            return result.value, result.core, self._notes(label, "company", (result,))
+            return result.value, result.core, self._notes(label, "company", (result,), cell)
 
         return run
 
@@ -392,7 +394,7 @@ class Cleaner:
             if cell.isspace():
                 return _NO_NAME
             result = normalize_person_name(cell)
-            notes = self._notes(label, "name", (result,))
+            notes = self._notes(label, "name", (result,), cell)
             return result.value, result.salutation, result.pinyin, result.initials, notes
 
         return run
@@ -407,7 +409,7 @@ class Cleaner:
                     return _NO_ADDRESS
                 result = normalize_address(parts)
                 return result.province, result.city, result.district, result.detail, \
-                    self._notes(label, "address", (result,))
+                    self._notes(label, "address", (result,), parts)
             province, city, district, detail = parts
             if province or city or district:
                 result = normalize_parts(province=province, city=city, district=district, detail=detail)
@@ -428,7 +430,7 @@ class Cleaner:
             if cell.isspace():
                 return _NO_VALUE
             result = normalize(cell)
-            return result.value, self._notes(label, KIND_OF_ROLE[role], (result,))
+            return result.value, self._notes(label, KIND_OF_ROLE[role], (result,), cell)
 
         return run
 
