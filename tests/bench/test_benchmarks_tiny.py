@@ -77,3 +77,26 @@ def test_bench_command_prints_only_json_on_stdout(bench_db):
     result = json.loads(out.getvalue())
     assert result["benchmark"] == "search"
     assert "reusing" in err.getvalue() or "generating" in err.getvalue()
+
+
+def test_normalize_benchmark_reports_pipeline_baseline_ratio_and_memory():
+    from bench import normalize as normalize_bench
+
+    result = normalize_bench.run(rows=300, workers=2, log=lambda m: None)
+    assert result["benchmark"] == "normalize"
+    assert (result["rows"], result["workers"]) == (300, 2)
+    pipeline, baseline = result["pipeline"], result["baseline"]
+    assert pipeline["rows"] == 300
+    assert pipeline["summary"]["rows"] == 300
+    assert pipeline["single_process_rows"] == 300
+    assert 0 < pipeline["summary"]["rows_with_problems"] < 300  # the generator's invalid values are found
+    assert set(pipeline["summary"]["fixed"]) <= {"phone", "email", "address", "company", "name"}
+    assert all(_is_number(pipeline[k]) and pipeline[k] > 0 for k in ("rows_per_s", "single_process_rows_per_s"))
+    assert (baseline["rows_sampled"], baseline["address_rows_sampled"]) == (300, 300)
+    assert all(_is_number(baseline[k]) and baseline[k] > 0 for k in ("phone_us", "email_us", "address_us",
+                                                                        "pinyin_us", "rows_per_s"))
+    assert _is_number(result["ratio"]) and _is_number(result["ratio_single_process"])
+    assert all(_is_number(v) and v > 0 for v in result["memory"].values())
+    assert normalize_bench.generate_rows(50, seed=3) == normalize_bench.generate_rows(50, seed=3)
+    assert "pipeline, 2 processes" in normalize_bench.format_table(result)
+    json.dumps(result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -11,11 +12,11 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-BENCHMARKS = ("search", "list")
+BENCHMARKS = ("search", "list", "normalize")
 
 
 class Command(BaseCommand):
-    help = "性能基准：search（搜索框）或 list（客户列表 API），在独立的基准数据库上生成数据并测量"
+    help = "性能基准：search（搜索框）、list（客户列表 API）或 normalize（数据清洗流水线），生成数据并测量"
     requires_system_checks: list[str] = []
     requires_migrations_checks = False
 
@@ -29,6 +30,8 @@ class Command(BaseCommand):
         parser.add_argument("--requests", type=int, default=200, help="list: requests per page")
         parser.add_argument("--baseline-requests", type=int, default=20, help="list: OFFSET queries per page")
         parser.add_argument("--data-dir", type=Path, default=None, help="SQLite: folder for bench/ (default data/)")
+        parser.add_argument("--rows", type=int, default=100_000, help="normalize: rows to generate (default 100000)")
+        parser.add_argument("--workers", type=int, default=None, help="normalize: processes (default: CPU count)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         repo = str(settings.REPO_DIR)
@@ -40,12 +43,19 @@ class Command(BaseCommand):
             raise CommandError(f"benchmark {options['name']!r} not found in {repo}/bench: {exc}") from exc
         if options["customers"] < 1:
             raise CommandError("--customers must be at least 1")
-        log = self._stderr_log
-        result = module.run(
-            customers=options["customers"], seed=options["seed"], queries=options["queries"],
-            baseline_queries=options["baseline_queries"], requests=options["requests"],
-            baseline_requests=options["baseline_requests"], data_dir=options["data_dir"], log=log,
-        )
+        if options["rows"] < 1:
+            raise CommandError("--rows must be at least 1")
+        arguments = {
+            "customers": options["customers"], "seed": options["seed"], "queries": options["queries"],
+            "baseline_queries": options["baseline_queries"], "requests": options["requests"],
+            "baseline_requests": options["baseline_requests"], "data_dir": options["data_dir"],
+            "rows": options["rows"], "workers": options["workers"], "log": self._stderr_log,
+        }
+        # Each benchmark takes its own options: pass only those its run() names (all, if it takes **kwargs).
+        parameters = inspect.signature(module.run).parameters
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            arguments = {k: v for k, v in arguments.items() if k in parameters}
+        result = module.run(**arguments)
         if options["json"]:
             self.stdout.write(json.dumps(result, ensure_ascii=False, indent=2))
         else:
