@@ -3,6 +3,7 @@ admin tables, settings and normalisation jobs, with the shared error shape."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 from typing import Any
@@ -360,3 +361,13 @@ def test_session_writes_need_csrf(client, admin_user):
     assert response.status_code == 403
     assert error_of(response)["code"] == "csrf_failed"
     assert not Job.objects.exists()
+
+
+def test_wild_ids_and_cursors_are_422(sales_api):
+    response = sales_api.post("/quality/actions/mark-reviewed", {"ids": [2**70]})
+    assert (response.status_code, error_of(response)["field"]) == (422, "ids.0")
+    response = sales_api.post("/quality/actions/mark-reviewed", {"ids": [0]})
+    assert response.status_code == 422
+    huge = base64.urlsafe_b64encode(b"o:99999999999999999999").decode().rstrip("=")
+    response = sales_api.get("/quality/queues/stale", {"cursor": huge})
+    assert (response.status_code, error_of(response)["field"]) == (422, "cursor")

@@ -535,3 +535,16 @@ def test_report_download_is_admin_only_and_stays_in_the_reports_dir(client, admi
 def test_missing_job_is_404(admin_client):
     assert admin_client.get(reverse("dataquality:job_progress", args=[9999])).status_code == 404
     assert admin_client.get(reverse("dataquality:job_report", args=[9999])).status_code == 404
+
+
+def test_wild_input_never_breaks_a_page(sales_client, sales_user):
+    mine = checked(owner=sales_user)
+    make_stale(mine)
+    response = sales_client.post(action_url("stale"), {"action": "mark_reviewed",
+                                                       "ids": ["99999999999999999999999", "-1", "x"]}, follow=True)
+    assert response.status_code == 200
+    assert "请先勾选客户，并选择一个操作" in messages_of(response)
+    for page in ("99999999999999999999", "0", "-3", "abc"):
+        assert sales_client.get(queue_url("stale") + f"?page={page}").status_code == 200
+    mine.refresh_from_db()
+    assert mine.reviewed_at is None

@@ -94,7 +94,7 @@ def _decode_cursor(cursor: str | None) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _sep, number = text.partition(":")
-        if kind == "o" and number.isdigit():
+        if kind == "o" and number.isdigit() and len(number) < 10:
             return int(number)
     except (ValueError, UnicodeDecodeError):
         pass

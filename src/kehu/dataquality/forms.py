@@ -20,10 +20,14 @@ KEY_FIELD_CHOICES = ["phones", "emails", "address", "province", "city", "industr
                      "credit_code", "id_number", "website", "birthday", "contacts", "owner"]
 
 
+MAX_ID = 2**63 - 1
+
+
 def _ids_from(data: Any) -> list[tuple[str, str]]:
     # Any id may be posted; the services only touch customers in the user's scope.
     raw = data.getlist("ids") if hasattr(data, "getlist") else []
-    return [(v, v) for v in raw if str(v).isdigit()]
+    # Ids beyond a bigint would make PostgreSQL fail the query; they can't be records anyway.
+    return [(v, v) for v in raw if str(v).isdigit() and int(v) <= MAX_ID]
 
 
 class QueueActionForm(forms.Form):

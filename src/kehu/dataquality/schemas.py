@@ -6,7 +6,7 @@ web pages). Outputs are plain pydantic models built from dicts by the `*_out` fu
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from ninja import Field
 
@@ -130,8 +130,12 @@ def customer_quality_out(customer: Customer, report: QualityReport) -> dict[str,
 # Actions ---------------------------------------------------------------------------------------
 
 
+# A record id: positive and within a bigint, so a wild number is a 422 rather than a database error.
+RecordId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
 class IdsIn(InputSchema):
-    ids: list[int] = Field(max_length=5000, description="Customer ids; ids outside the caller's scope are skipped")
+    ids: list[RecordId] = Field(max_length=5000, description="Customer ids; ids outside the caller's scope are skipped")
 
 
 class AssignIn(IdsIn):
