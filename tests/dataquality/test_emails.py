@@ -171,6 +171,13 @@ def test_normalize_emails_splits_and_dedupes() -> None:
     assert normalize_emails("") == []
 
 
+def test_pieces_of_a_cell_are_kept_as_typed_when_invalid() -> None:
+    assert [e.value for e in normalize_emails("ａｂｃ；zhang＠qq.com")] == ["ａｂｃ", "zhang@qq.com"]
+    assert (
+        [e.value for e in normalize_emails(["ａｂｃ"])] == [e.value for e in normalize_emails("ａｂｃ")] == ["ａｂｃ"]
+    )
+
+
 def test_every_code_has_a_message() -> None:
     codes = {c for raw, *_ in VALID for c in normalize_email(raw).changes}
     codes |= {p.code for raw in [*INVALID, *(t[0] for t in TYPOS)] for p in normalize_email(raw).problems}

@@ -259,6 +259,11 @@ def test_split_phones(raw: str, pieces: list[str]) -> None:
     assert split_phones(raw) == pieces
 
 
+def test_pieces_of_a_cell_are_kept_as_typed_when_invalid() -> None:
+    assert [p.value for p in normalize_phones("１２３，无／13812345678")] == ["１２３", "无", "13812345678"]
+    assert [p.value for p in normalize_phones(["１２３"])] == ["１２３"]
+
+
 def test_normalize_phones_dedupes_by_number() -> None:
     phones = normalize_phones("13812345678 / +86 138-1234-5678，010-65529988；（010）6552 9988 转 1、无")
     assert [p.value for p in phones] == ["13812345678", "010-65529988", "010-65529988 转 1", "无"]

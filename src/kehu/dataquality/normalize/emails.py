@@ -69,7 +69,7 @@ _PLAIN = re.compile(
 _DISPLAY_NAME = re.compile(r"^[^<>]*<\s*([^<>]+?)\s*>$")
 _MAILTO = re.compile(r"^mailto:\s*", re.IGNORECASE)
 _EDGE = " \t\r\n\"'`,;:。，；：、<>()[]"
-_SPLIT = re.compile(r"[\s,;，；、/|]+")
+_SPLIT = re.compile(r"[\s,;，；、/|／｜]+")  # on the raw text: pieces stay as typed
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,13 +163,16 @@ def suggest_domain(domain: str) -> str:
 
 def split_emails(raw: str) -> list[str]:
     """Several addresses in one cell: split on spaces, commas, semicolons, 、 and slashes."""
-    return [piece for piece in _SPLIT.split(raw.translate(_CLEAN)) if piece.strip(_EDGE)]
+    return [piece for piece in _SPLIT.split(raw.translate(_INVISIBLE)) if piece.translate(_CLEAN).strip(_EDGE)]
 
 
 def normalize_emails(raw: str | Iterable[str]) -> list[EmailAddress]:
     """Split (when given one string), normalise each, drop repeats (compared case-insensitively)."""
     if isinstance(raw, str):
-        pieces = split_emails(raw) if not _DISPLAY_NAME.match(raw.strip()) else [raw]
+        stripped = raw.strip()
+        if _SPLIT.search(stripped) is None:  # the usual cell: one address
+            return [normalize_email(raw)] if stripped.translate(_CLEAN).strip(_EDGE) else []
+        pieces = split_emails(raw) if not _DISPLAY_NAME.match(stripped) else [raw]
     else:
         pieces = [p for item in raw for p in split_emails(item)]
     seen: set[str] = set()

@@ -76,7 +76,7 @@ _LABEL = re.compile(
 _DIGIT_GROUP = re.compile(r"\d+")
 _ALLOWED = re.compile(r"^[\d\s\-.()\[\]+/]*$")
 _TAIL = re.compile(r"\d{3,}$")
-_SPLIT = re.compile(r"[/,;、\n\r|]+|\s*或\s*")
+_SPLIT = re.compile(r"[/,;、\n\r|／，；｜]+|\s*或\s*")  # on the raw text: pieces stay as typed
 _KIND = {
     phonenumbers.PhoneNumberType.MOBILE: "mobile",
     phonenumbers.PhoneNumberType.FIXED_LINE: "landline",
@@ -256,12 +256,12 @@ def split_phones(raw: str) -> list[str]:
     split. A dash never splits (it is part of "010-65529988"). A short all-digit piece after a number
     replaces that number's last digits: "010-65529988/89" -> "010-65529988", "010-65529989"."""
     pieces = []
-    for piece in _SPLIT.split(raw.translate(_CLEAN)):
+    for piece in _SPLIT.split(raw.translate(_INVISIBLE)):
         piece = piece.strip()
         if not piece:
             continue
         words = piece.split()
-        if len(words) > 1 and all(_MOBILE.fullmatch(w.translate(_COMPACT)) for w in words):
+        if len(words) > 1 and all(len(w) >= 11 and _MOBILE.fullmatch(w.translate(_COMPACT)) for w in words):
             pieces.extend(words)
         elif pieces and piece.isdigit() and len(piece) <= 4 and (tail := _TAIL.search(pieces[-1])) is not None:
             # "010-65529988/89": the short piece replaces the end of the number before it
@@ -276,7 +276,12 @@ def split_phones(raw: str) -> list[str]:
 
 def normalize_phones(raw: str | Iterable[str], *, default_region: str = "CN") -> list[PhoneNumber]:
     """Split (when given one string), normalise each piece, drop repeats of the same number."""
-    pieces = split_phones(raw) if isinstance(raw, str) else [p for item in raw for p in split_phones(item)]
+    if isinstance(raw, str):
+        if _MOBILE.fullmatch(raw.translate(_COMPACT)):  # the usual cell: one mobile number
+            return [normalize_phone(raw, default_region=default_region)]
+        pieces = split_phones(raw)
+    else:
+        pieces = [p for item in raw for p in split_phones(item)]
     seen: set[str] = set()
     out = []
     for piece in pieces:
