@@ -548,3 +548,20 @@ def test_wild_input_never_breaks_a_page(sales_client, sales_user):
         assert sales_client.get(queue_url("stale") + f"?page={page}").status_code == 200
     mine.refresh_from_db()
     assert mine.reviewed_at is None
+
+
+def test_queue_page_query_count_does_not_grow_with_rows(admin_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert admin_client.get(queue_url("invalid_phones")).status_code == 200
+        return len(ctx)
+
+    for _n in range(3):
+        checked(phones=["12345"], emails=["x@@y"])
+    few = count()
+    for _n in range(20):
+        checked(phones=["12345"], emails=["x@@y"])
+    assert count() == few
