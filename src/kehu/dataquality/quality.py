@@ -23,6 +23,7 @@ from kehu.dataquality.models import (
     ValidationRule,
 )
 from kehu.dataquality.normalize.addresses import normalize_address_parts
+from kehu.dataquality.normalize.base import Problem
 from kehu.dataquality.normalize.emails import normalize_email
 from kehu.dataquality.normalize.identifiers import normalize_credit_code, normalize_resident_id, normalize_url
 from kehu.dataquality.normalize.phones import normalize_phone
@@ -95,6 +96,27 @@ def stored_value_problems(customer: Any, contacts: Sequence[Any]) -> list[FieldP
     for contact in contacts:
         cleaned = clean_contact_fields({"mobile": contact.mobile, "phone": contact.phone, "email": contact.email})
         found += [FieldProblem(f"contact.{p.field}", p.problem) for p in cleaned.problems]
+    found += _unknown_choices(customer)
+    return found
+
+
+def _unknown_choices(customer: Any) -> list[FieldProblem]:
+    """Stored values of choice fields whose option an admin has since removed."""
+    if not customer.custom:
+        return []
+    from kehu.customers.models import CustomFieldDefinition, CustomFieldType
+
+    found = []
+    definitions = CustomFieldDefinition.objects.filter(
+        target="customer", key__in=list(customer.custom),
+        field_type__in=[CustomFieldType.CHOICE, CustomFieldType.MULTI_CHOICE],
+    )
+    for definition in definitions:
+        allowed = {str(c.get("value")) for c in definition.choices}
+        stored = customer.custom.get(definition.key)
+        for value in stored if isinstance(stored, list) else [stored]:
+            if value not in (None, "") and str(value) not in allowed:
+                found.append(FieldProblem(f"custom.{definition.key}", Problem("picklist.unknown", str(value))))
     return found
 
 
