@@ -108,7 +108,9 @@ def test_timeline_merges_audit_events_and_notes_newest_first(sales_user):
     ])
     assert [e.at for e in entries] == sorted((e.at for e in entries), reverse=True)
     update = next(e for e in entries if e.kind == "audit.update")
-    assert update.changes == [{"field": "city", "old": "", "new": "深圳市"}]
+    assert update.changes == [
+        {"field": "province", "old": "", "new": "广东省"}, {"field": "city", "old": "", "new": "深圳市"},
+    ]
     note = next(e for e in entries if e.kind == "note")
     assert note.body == "电话沟通，约下周演示。" and note.actor == str(sales_user)
 
@@ -177,3 +179,127 @@ def test_a_garbled_cursor_starts_from_the_first_page(admin_user):
     first = selectors.customer_list_page(user=admin_user, filters=CustomerFilter(), limit=2)
     garbled = selectors.customer_list_page(user=admin_user, filters=CustomerFilter(), limit=2, cursor="!!not-a-cursor")
     assert [c.pk for c in garbled.rows] == [c.pk for c in first.rows]
+
+
+# The API list's rows: column values, same items as customer_out ---------------------------------
+
+
+def _full_customer(owner, **extra):  # type: ignore[no-untyped-def]
+    """Every field customer_out reads is set: picklists, department, tags, JSON lists, custom, birthday."""
+    from kehu.customers.models import PicklistKind, PicklistOption
+    from tests.factories import TagFactory
+
+    picks = {
+        kind: PicklistOption.objects.filter(kind=kind).order_by("pk").first()
+        for kind in (PicklistKind.INDUSTRY, PicklistKind.LEVEL, PicklistKind.STAGE, PicklistKind.SOURCE)
+    }
+    customer = CustomerFactory(
+        owner=owner, kind="person", name="王小明", short_name="小明", industry=picks[PicklistKind.INDUSTRY],
+        level=picks[PicklistKind.LEVEL], stage=picks[PicklistKind.STAGE], source=picks[PicklistKind.SOURCE],
+        phones=["13812345678", "010-65529988 转 123"], emails=["a@b.cn"], website="https://b.cn", province="北京",
+        city="北京市", district="朝阳区", address="建国路 1 号", birthday=dt.date(1990, 5, 6), notes="备注\n第二行",
+        custom={"region": "华北", "score": 3, "tags": ["a", "b"]}, **extra,
+    )
+    customer.tags.add(TagFactory(name="重点", color="#f00"), TagFactory(name="A类"), TagFactory(name="zz"))
+    return customer
+
+
+def _as_customer_out(user, filters: CustomerFilter, **kwargs) -> list[dict]:  # type: ignore[no-untyped-def]
+    from kehu.customers.schemas import customer_out
+
+    return [
+        customer_out(selectors.customer_get(user=user, customer_id=c.pk))
+        for c in selectors.customer_list_page(user=user, filters=filters, **kwargs).rows
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_list_rows_give_exactly_the_items_customer_out_gives(admin_user, language):
+    from django.utils import translation
+
+    from kehu.customers.schemas import customer_list_out
+
+    named = UserFactory(display_name="李经理")
+    unnamed = UserFactory(display_name="")
+    _full_customer(named, department=DepartmentFactory(name="华北大区"))
+    _full_customer(unnamed)
+    CustomerFactory(owner=None, department=None)  # no owner, department, picklists, tags
+    with translation.override(language):
+        rows = selectors.customer_list_rows(user=admin_user, filters=CustomerFilter(), limit=10).rows
+        items = customer_list_out(rows)
+        assert items == _as_customer_out(admin_user, CustomerFilter(), limit=10)
+    owners = {i["owner"]["id"] if i["owner"] else None: i["owner"] for i in items}
+    assert owners[None] is None
+    assert owners[unnamed.pk]["display_name"] == unnamed.username
+    assert owners[named.pk]["display_name"] == "李经理"
+
+
+@pytest.mark.django_db
+def test_api_list_body_is_what_ninja_validation_would_have_rendered(admin_user, client):
+    """The list endpoint renders its dict without ninja re-validating it against CustomerPage:
+    the bytes must be those of the validated model, and the body must satisfy the schema."""
+    from kehu.config.api import api
+    from kehu.customers.schemas import CustomerPage
+
+    _full_customer(UserFactory(display_name="李经理"))
+    CustomerFactory(owner=None)
+    client.force_login(admin_user)
+    response = client.get("/api/v1/customers", {"limit": 1})
+    assert response.status_code == 200
+    assert response["Content-Type"] == api.get_content_type()
+    CustomerPage.model_validate(response.json())
+    page = selectors.customer_list_page(user=admin_user, filters=CustomerFilter(), limit=1)
+    expected = CustomerPage.model_validate({
+        "items": _as_customer_out(admin_user, CustomerFilter(), limit=1), "next_cursor": page.next_cursor,
+        "prev_cursor": page.prev_cursor, "total": page.total, "total_capped": page.total_capped,
+    })
+    rendered = api.renderer.render(None, expected.model_dump(), response_status=200)  # type: ignore[arg-type]
+    assert response.content.decode() == rendered
+    second = client.get("/api/v1/customers", {"limit": 1, "cursor": page.next_cursor})
+    assert [i["id"] for i in second.json()["items"]] != [i["id"] for i in response.json()["items"]]
+
+
+@pytest.mark.django_db
+def test_list_rows_page_like_the_web_list_in_every_sort_and_direction(admin_user):
+    base = timezone.now() - dt.timedelta(days=10)
+    for index, name in enumerate(["甲", "乙", "丙", "丁", "戊", "己", "庚"]):
+        customer = CustomerFactory(name=name)
+        Customer.objects.filter(pk=customer.pk).update(updated_at=base + dt.timedelta(hours=min(index, 3)))
+    for sort in ("-updated_at", "updated_at", "name", "-name", "-created_at"):
+        cursor = None
+        while True:
+            web = selectors.customer_list_page(user=admin_user, filters=CustomerFilter(), sort=sort, cursor=cursor,
+                                               limit=3)
+            api = selectors.customer_list_rows(user=admin_user, filters=CustomerFilter(), sort=sort, cursor=cursor,
+                                               limit=3)
+            assert [r["id"] for r in api.rows] == [c.pk for c in web.rows]
+            assert (api.next_cursor, api.prev_cursor, api.total, api.total_capped) == (
+                web.next_cursor, web.prev_cursor, web.total, web.total_capped
+            )
+            if web.prev_cursor:  # and back
+                back_web = selectors.customer_list_page(user=admin_user, filters=CustomerFilter(), sort=sort,
+                                                        cursor=web.prev_cursor, limit=3)
+                back_api = selectors.customer_list_rows(user=admin_user, filters=CustomerFilter(), sort=sort,
+                                                        cursor=web.prev_cursor, limit=3)
+                assert [r["id"] for r in back_api.rows] == [c.pk for c in back_web.rows]
+            if web.next_cursor is None:
+                break
+            cursor = web.next_cursor
+
+
+@pytest.mark.django_db
+def test_list_rows_respect_scope(sales_user):
+    mine = CustomerFactory(owner=sales_user)
+    CustomerFactory()
+    rows = selectors.customer_list_rows(user=sales_user, filters=CustomerFilter()).rows
+    assert [r["id"] for r in rows] == [mine.pk]
+
+
+@pytest.mark.django_db
+def test_list_rows_are_three_statements_whatever_the_page_size(admin_user, django_assert_num_queries):
+    for _ in range(12):
+        _full_customer(UserFactory())
+    with django_assert_num_queries(3):  # rows with their picklists/owner/department, tags, capped count
+        page = selectors.customer_list_rows(user=admin_user, filters=CustomerFilter(), limit=10)
+    assert len(page.rows) == 10 and all(row["tags"] == ["A类", "zz", "重点"] for row in page.rows)

@@ -47,6 +47,7 @@ from kehu.customers.schemas import (
     TimelineEntryOut,
     contact_out,
     custom_field_out,
+    customer_list_out,
     customer_out,
     note_out,
     picklist_option_out,
@@ -102,20 +103,26 @@ def customer_list(request: HttpRequest, page: Query[CustomerPageQuery], filters:
     # The declared `filters` document and type-check the parameters; the filter itself is built
     # from the raw query string exactly as the web list does (including cf_<key> custom fields).
     _check_cursor(page.cursor, page.sort)
-    result = selectors.customer_list_page(
+    result = selectors.customer_list_rows(
         user=_user(request),
         filters=CustomerFilter.from_params(request.GET),
         sort=page.sort,
         cursor=page.cursor,
         limit=page.limit,
     )
-    return {
-        "items": [customer_out(c) for c in result.rows],
+    body = {
+        "items": customer_list_out(result.rows),
         "next_cursor": result.next_cursor,
         "prev_cursor": result.prev_cursor,
         "total": result.total,
         "total_capped": result.total_capped,
     }
+    # Rendered as is: ninja would validate the 50 items against CustomerPage and dump them again
+    # (a quarter of the request's CPU) to produce the same JSON. The body is built by
+    # customer_list_out, which tests check against customer_out and CustomerPage.
+    from kehu.config.api import api
+
+    return api.create_response(request, body, status=200)
 
 
 @router.post("/customers", response={201: CustomerOut, **WRITE_ERRORS}, tags=["customers"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
+from django.utils.translation import get_language
 from ninja import Field, Schema
 from pydantic import BaseModel, ConfigDict
 
@@ -147,6 +148,54 @@ def customer_out(customer: Customer) -> dict[str, Any]:
         "updated_at": customer.updated_at,
         "version": customer.version,
     }
+
+
+def customer_list_out(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`customer_out` for the rows of `selectors.customer_list_rows` (column values, no model
+    instances), key for key; tests/customers/test_selectors.py keeps the two identical."""
+    label = "label_en" if (get_language() or "").startswith("en") else "label_zh"  # PicklistOption.label
+    options: dict[int, dict[str, Any]] = {}
+    items = []
+    for row in rows:
+        refs: dict[str, dict[str, Any] | None] = {}
+        for name in ("industry", "level", "stage", "source"):
+            pk = row[f"{name}_id"]
+            if pk is None:
+                refs[name] = None
+                continue
+            ref = options.get(pk)
+            if ref is None:
+                ref = options[pk] = {"id": pk, "code": row[f"{name}__code"], "label": row[f"{name}__{label}"]}
+            refs[name] = ref
+        owner_id, department_id = row["owner_id"], row["department_id"]
+        items.append({
+            "id": row["id"],
+            "kind": row["kind"],
+            "name": row["name"],
+            "short_name": row["short_name"],
+            **refs,
+            "owner": None if owner_id is None else {
+                "id": owner_id, "username": row["owner__username"],
+                "display_name": row["owner__display_name"] or row["owner__username"],
+            },
+            "department": None if department_id is None else {"id": department_id, "name": row["department__name"]},
+            "tags": row["tags"],
+            "phones": list(row["phones"] or []),
+            "emails": list(row["emails"] or []),
+            "website": row["website"],
+            "province": row["province"],
+            "city": row["city"],
+            "district": row["district"],
+            "address": row["address"],
+            "birthday": row["birthday"],
+            "credit_code": row["credit_code"],
+            "notes": row["notes"],
+            "custom": dict(row["custom"] or {}),
+            "created_at": row["created_at"],
+            "updated_at": row["updated_at"],
+            "version": row["version"],
+        })
+    return items
 
 
 class CustomerPage(OutputSchema):
