@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kehu.dataquality.cleaning import FieldProblem, clean_contact_fields
 from kehu.dataquality.messages import describe, field_label
@@ -57,7 +58,7 @@ class QualityReport:
 def quality_settings() -> QualitySettings:
     from kehu.dataquality.defaults import DEFAULT_KEY_FIELDS
 
-    settings, _ = QualitySettings.objects.get_or_create(
+    settings, _created = QualitySettings.objects.get_or_create(
         pk=1,
         defaults={"key_fields_company": DEFAULT_KEY_FIELDS["company"],
                   "key_fields_person": DEFAULT_KEY_FIELDS["person"]},
@@ -182,7 +183,8 @@ def score_customer(
     ratio = (days_since_touch - fresh_window / 3) / (2 * fresh_window - fresh_window / 3)
     freshness = round(FRESHNESS_POINTS * min(1.0, max(0.0, 1 - ratio)))
     if freshness < FRESHNESS_POINTS:
-        reasons.append(Reason(FRESHNESS_POINTS - freshness, describe("record.stale") + f"（{days_since_touch} 天）"))
+        reasons.append(Reason(FRESHNESS_POINTS - freshness, _("%(reason)s（%(days)s 天）") % {
+            "reason": describe("record.stale"), "days": days_since_touch}))
     reasons.sort(key=lambda r: -r.points)
     return completeness + validity + freshness, completeness, validity, freshness, reasons
 

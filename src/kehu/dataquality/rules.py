@@ -149,12 +149,18 @@ def check_rules(
             found.append(("rule.required", _("%(field)s 为必填项") % {"field": field_label(rule.field)}, "", ""))
         elif rule.rule_type == RuleType.VALID:
             for item in problems:
-                if item.field == rule.field and item.problem.code not in SOFT_PROBLEMS:
-                    found.append((item.problem.code, f"{describe(item.problem.code)}：{item.problem.value}",
-                                  item.problem.value, item.problem.hint))
+                if item.field != rule.field:
+                    continue
+                if item.problem.code in SOFT_PROBLEMS:
+                    # "Probably mistyped" (qq.con): always said, never blocking.
+                    outcome.warnings.append((rule.field, item.problem.code, item.problem.value, item.problem.hint))
+                    continue
+                found.append((item.problem.code, f"{describe(item.problem.code)}：{item.problem.value}",
+                              item.problem.value, item.problem.hint))
         elif rule.rule_type == RuleType.UNIQUE:
-            for clash_value, message, other_id in _check_unique(rule, record, customer_id=customer_id, user=user):
-                found.append(("unique.duplicate", message, clash_value, other_id))
+            for clash_value, message, _other_id in _check_unique(rule, record, customer_id=customer_id, user=user):
+                # The hint of a duplicate warning is the sentence naming the existing record (masked if hidden).
+                found.append(("unique.duplicate", message, clash_value, message))
         elif rule.rule_type == RuleType.PATTERN and not _empty(value):
             pattern = rule.params.get("regex") or ""
             values = value if isinstance(value, list) else [value]

@@ -207,6 +207,9 @@ def describe_warnings(warnings: list[tuple[str, str, str, str]]) -> list[str]:
 
     texts = []
     for field_name, code, value, hint in warnings:
+        if code == "unique.duplicate" and hint:
+            texts.append(hint)  # the rule's sentence already names the field, value and existing record
+            continue
         sentence = describe(code)
         text = f"{field_label(field_name.removeprefix('contact.'))}：{sentence}"
         if value:
