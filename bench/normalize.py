@@ -265,32 +265,32 @@ def _maxrss_mb(who: int) -> float:
     return round(resource.getrusage(who).ru_maxrss / 1024, 1)
 
 
-def _pipeline_parallel(rows: list[list[str]], workers: int) -> tuple[float, Any, int]:
-    """What `kehu clean --workers N` does between reading and writing: chunks of 2,000 rows to a
-    fork pool, results back in order (canonical cells only: no file is written)."""
+def _start_pool(workers: int) -> Any:
+    """A fork pool whose workers have the normalisers loaded (inherited from this process) and
+    their Cleaner built, started before the rows are generated so they do not inherit the rows
+    (their peak memory is then the engine's own: dictionaries and caches)."""
     import multiprocessing
 
-    from kehu.dataquality.pipeline import (
-        CleanSummary,
-        _clean_chunk,
-        _init_worker,
-        chunked,
-        parallel_ordered,
-        recognise_columns,
-    )
+    from kehu.dataquality.pipeline import Cleaner, _clean_chunk, _init_worker, recognise_columns
 
     columns = recognise_columns(HEADERS)
+    Cleaner(HEADERS, columns).clean_many(generate_rows(200, seed=999))  # imports, dictionaries, lazy tables
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(HEADERS, columns))
+    pool.map(_clean_chunk, [generate_rows(10, seed=998)] * workers, chunksize=1)
+    return pool
+
+
+def _pipeline_parallel(pool: Any, rows: list[list[str]], workers: int) -> tuple[float, Any, int]:
+    """What `kehu clean --workers N` does between reading and writing: chunks of 2,000 rows to the
+    pool, results back in order (canonical cells only: no file is written)."""
+    from kehu.dataquality.pipeline import CleanSummary, _clean_chunk, chunked, parallel_ordered
+
     summary = CleanSummary()
-    context = multiprocessing.get_context("fork")
-    with context.Pool(workers, initializer=_init_worker, initargs=(HEADERS, columns)) as pool:
-        # Warm: every worker imports the normalisers and builds its Cleaner before the clock starts.
-        pool.map(_clean_chunk, [rows[:10]] * workers, chunksize=1)
-        started = time.perf_counter()
-        produced = 0
-        for _chunk, out in parallel_ordered(pool, _clean_chunk, chunked(rows), window=workers * 3, summary=summary):
-            produced += len(out)
-        seconds = time.perf_counter() - started
-    return seconds, summary, produced
+    started = time.perf_counter()
+    produced = 0
+    for _chunk, out in parallel_ordered(pool, _clean_chunk, chunked(rows), window=workers * 3, summary=summary):
+        produced += len(out)
+    return time.perf_counter() - started, summary, produced
 
 
 def _pipeline_single(rows: Sequence[list[str]]) -> tuple[float, Any]:
@@ -374,19 +374,19 @@ def run(*, rows: int = 100_000, seed: int = 1, workers: int | None = None, log: 
         raise ValueError("rows must be at least 1")
     workers = workers or os.cpu_count() or 1
     host = machine()
-    log(f"bench: generating {rows:,} messy rows in memory (seed {seed})")
-    started = time.perf_counter()
-    data = generate_rows(rows, seed)
-    generation_s = time.perf_counter() - started
-    log(f"bench: generated in {generation_s:.1f} s; warming up the engine")
-    import kehu.dataquality.pipeline as pipeline
-
-    warm = pipeline.Cleaner(HEADERS, pipeline.recognise_columns(HEADERS))  # import + load dictionaries once
-    warm.clean_many(data[:200])
-    rss_after_generation = _maxrss_mb(resource.RUSAGE_SELF)
-
-    log(f"bench: pipeline over {rows:,} rows with {workers} worker processes")
-    seconds, summary, produced = _pipeline_parallel(data, workers)
+    log(f"bench: starting {workers} worker processes")
+    pool = _start_pool(workers)
+    try:
+        log(f"bench: generating {rows:,} messy rows in memory (seed {seed})")
+        started = time.perf_counter()
+        data = generate_rows(rows, seed)
+        generation_s = time.perf_counter() - started
+        rss_after_generation = _maxrss_mb(resource.RUSAGE_SELF)
+        log(f"bench: generated in {generation_s:.1f} s; pipeline over {rows:,} rows with {workers} processes")
+        seconds, summary, produced = _pipeline_parallel(pool, data, workers)
+    finally:
+        pool.close()
+        pool.join()  # reaped children report their peak memory in RUSAGE_CHILDREN
     parallel_rps = rows / seconds if seconds else 0.0
     log(f"bench: {parallel_rps:,.0f} rows/s with {workers} processes; now one process")
 
