@@ -18,7 +18,9 @@ and the importer. Pure: no database, no Django settings.
 
 from __future__ import annotations
 
+import csv
 import gc
+import io
 import itertools
 import multiprocessing
 import operator
@@ -628,6 +630,19 @@ class OutputLayout:
 
 _worker: Cleaner | None = None
 _layout: OutputLayout | None = None
+_output = "cells"
+OUTPUTS = ("cells", "rows", "csv")
+CSV_EXAMPLES = 20  # rows with problems a "csv" chunk reports back (for `kehu clean --report`)
+
+
+@dataclass(frozen=True, slots=True)
+class CsvChunk:
+    """A chunk cleaned into CSV text (output "csv"): formatting runs in the worker, and the writing
+    process unpickles one string instead of 20 cells a row. `problems` holds (index in the chunk,
+    problems text) of the chunk's first rows with problems."""
+
+    text: str
+    problems: tuple[tuple[int, str], ...]
 
 
 def tune_gc() -> None:
@@ -639,24 +654,40 @@ def tune_gc() -> None:
     gc.set_threshold(100_000, 50, 1000)
 
 
-def _init_worker(headers: list[str], columns: dict[str, list[int]], assemble: bool = False,
+def _init_worker(headers: list[str], columns: dict[str, list[int]], output: str = "cells",
                  gc_tuning: bool = True) -> None:
-    global _worker, _layout
+    global _worker, _layout, _output
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, not {output!r}")
     _worker = Cleaner(headers, columns)
-    _layout = OutputLayout(headers, _worker.output_columns) if assemble else None
+    _layout = OutputLayout(headers, _worker.output_columns) if output != "cells" else None
+    _output = output
     if gc_tuning:
         tune_gc()
 
 
-def _clean_chunk(rows: list[Sequence[str]]) -> tuple[list[Sequence[str]], tuple[int, int, int, dict, dict]]:
-    """In a worker: the chunk's canonical cells (or whole output rows when assembling) and its counts."""
+def _clean_chunk(rows: list[Sequence[str]]) -> tuple[Any, tuple[int, int, int, dict, dict]]:
+    """In a worker: the chunk's output (see `clean_rows`) and its counts."""
     assert _worker is not None
     _worker.summary = CleanSummary()
     canonical: list[Sequence[str]] = list(_worker.clean_many(rows))
-    if _layout is not None:
-        assemble = _layout.assemble
-        canonical = [assemble(row, out) for row, out in zip(rows, canonical, strict=True)]
-    return canonical, _worker.summary.as_tuple()
+    counts = _worker.summary.as_tuple()
+    if _layout is None:
+        return canonical, counts
+    assemble = _layout.assemble
+    assembled = [assemble(row, out) for row, out in zip(rows, canonical, strict=True)]
+    if _output == "rows":
+        return assembled, counts
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(assembled)
+    problems: list[tuple[int, str]] = []
+    if counts[2]:
+        for index, out in enumerate(canonical):
+            if out[-1]:
+                problems.append((index, out[-1]))
+                if len(problems) >= CSV_EXAMPLES:
+                    break
+    return CsvChunk(buffer.getvalue(), tuple(problems)), counts
 
 
 def chunked(rows: Iterable[Sequence[str]], size: int = CHUNK_ROWS) -> Iterator[list[Sequence[str]]]:
@@ -672,11 +703,12 @@ def chunked(rows: Iterable[Sequence[str]], size: int = CHUNK_ROWS) -> Iterator[l
 
 def clean_rows(
     rows: Iterable[Sequence[str]], headers: Sequence[str], columns: Mapping[str, Sequence[int]], *,
-    workers: int = 1, chunk_rows: int = CHUNK_ROWS, summary: CleanSummary | None = None, assemble: bool = False,
-) -> Iterator[tuple[list[Sequence[str]], list[list[str]]]]:
-    """Yield (input chunk, its output) in input order; totals go into `summary`. The output is the
-    canonical cells of each row, or with `assemble` the whole formula-safe output row
-    (`OutputLayout`), built in the workers so the writing process only writes.
+    workers: int = 1, chunk_rows: int = CHUNK_ROWS, summary: CleanSummary | None = None, output: str = "cells",
+) -> Iterator[tuple[list[Sequence[str]], Any]]:
+    """Yield (input chunk, its output) in input order; totals go into `summary`. The output is, by
+    `output`: "cells", the canonical cells of each row; "rows", each whole formula-safe output row
+    (`OutputLayout`); "csv", a `CsvChunk` of those rows as CSV text. Built in the workers, so the
+    writing process only writes.
 
     With workers > 1 the chunks run in a process pool (fork: the children inherit the loaded
     dictionaries); at most 3 chunks per worker are in flight, so a million-row file never sits in
@@ -686,7 +718,7 @@ def clean_rows(
     chunks = chunked(rows, chunk_rows)
     head = list(itertools.islice(chunks, 2))
     # Built here first: imports the normalisers and loads their dictionaries once, before forking.
-    _init_worker(list(headers), columns, assemble, gc_tuning=False)
+    _init_worker(list(headers), columns, output, gc_tuning=False)
     if workers <= 1 or len(head) < 2:  # one chunk: a pool would cost more than it saves
         for chunk in itertools.chain(head, chunks):
             out, counts = _clean_chunk(chunk)
@@ -694,15 +726,15 @@ def clean_rows(
             yield chunk, out
         return
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-    with context.Pool(workers, initializer=_init_worker, initargs=(list(headers), columns, assemble)) as pool:
+    with context.Pool(workers, initializer=_init_worker, initargs=(list(headers), columns, output)) as pool:
         yield from parallel_ordered(pool, _clean_chunk, itertools.chain(head, chunks), window=workers * 3,
                                     summary=summary)
 
 
 def parallel_ordered(
-    pool: Any, function: Callable[[Any], tuple[list[list[str]], tuple]], chunks: Iterable[Any], *, window: int,
+    pool: Any, function: Callable[[Any], tuple[Any, tuple]], chunks: Iterable[Any], *, window: int,
     summary: CleanSummary,
-) -> Iterator[tuple[Any, list[list[str]]]]:
+) -> Iterator[tuple[Any, Any]]:
     """Pool.apply_async with a bounded window, results in submission order."""
     pending: deque[tuple[Any, Any]] = deque()
     for chunk in chunks:

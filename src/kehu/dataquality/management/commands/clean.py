@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from kehu.core.tabular import Table, TableError, open_table
+from kehu.core.tabular import Table, TableError, escape_row, open_table
 from kehu.dataquality.pipeline import (
     Cleaner,
     CleanSummary,
@@ -90,20 +90,15 @@ class Command(BaseCommand):
         progress = _Progress(self.stderr, total=_estimate_rows(table))
         try:
             with _open_output(options["out"], self.stdout) as handle:
-                writer = csv.writer(handle)
-                from kehu.core.tabular import escape_row
-
-                writer.writerow(escape_row(layout.headers))
+                csv.writer(handle).writerow(escape_row(layout.headers))
                 numbered = _Numbered(table)
-                problems_at = layout.headers.index("problems")
                 for chunk, out in clean_rows(numbered, table.headers, columns, workers=workers, summary=summary,
-                                             assemble=True):
-                    writer.writerows(out)
+                                             output="csv"):
+                    handle.write(out.text)
                     numbers = numbered.take(len(chunk))
                     if options["report"] and len(examples) < REPORT_ROWS:
-                        for number, written in zip(numbers, out, strict=True):
-                            if written[problems_at] and len(examples) < REPORT_ROWS:
-                                examples.append((number, written[problems_at]))
+                        wanted = out.problems[: REPORT_ROWS - len(examples)]
+                        examples.extend((numbers[i], text) for i, text in wanted)
                     longer_rows += sum(1 for row in chunk if len(row) > layout.width)
                     progress.update(summary.rows)
         except TableError as exc:
