@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
@@ -174,17 +175,74 @@ def customer_list_page(
     return page
 
 
-# The API list reads rows as column values: the customer's own columns plus the picklists,
-# owner and department joined into the same statement. No model instances are built (building
-# 50 customers, their owners and four picklists each was most of a request's CPU); the tags come
-# with one more query. `schemas.customer_list_out` turns a row into `customer_out`'s shape.
+# The API list reads rows as column values, no model instances (building 50 customers, their
+# owners and four picklists each was most of a request's CPU): the customer's own columns, then
+# the picklists, owners, departments and tag names the page refers to in one more statement.
+# (Joining the six relations into the row query instead cost PostgreSQL 5-10 ms of planning per
+# request for a 0.4 ms execution.) `schemas.customer_list_out` turns a row into customer_out's shape.
 LIST_PICKLISTS = ("industry", "level", "stage", "source")
 LIST_VALUES = (
     "id", "kind", "name", "short_name", "phones", "emails", "website", "province", "city", "district", "address",
     "birthday", "credit_code", "notes", "custom", "created_at", "updated_at", "version",
-    *(f"{name}{part}" for name in LIST_PICKLISTS for part in ("_id", "__code", "__label_zh", "__label_en")),
-    "owner_id", "owner__username", "owner__display_name", "department_id", "department__name",
+    *(f"{name}_id" for name in LIST_PICKLISTS), "owner_id", "department_id",
 )
+
+
+def _list_relations_sql(options: int, users: int, departments: int, customers: int) -> str:
+    from kehu.accounts.models import User
+
+    quote = connection.ops.quote_name
+    through = Customer.tags.through._meta
+    customer_fk = quote(through.get_field("customer").column)
+    tag_fk = quote(through.get_field("tag").column)
+
+    def marks(count: int) -> str:
+        return ", ".join(["%s"] * count)
+
+    parts = []
+    if options:
+        parts.append(f"SELECT 1, id, code, label_zh, label_en FROM {quote(PicklistOption._meta.db_table)} "
+                     f"WHERE id IN ({marks(options)})")
+    if users:
+        parts.append(f"SELECT 2, id, username, display_name, NULL FROM {quote(User._meta.db_table)} "
+                     f"WHERE id IN ({marks(users)})")
+    if departments:
+        parts.append(f"SELECT 3, id, name, NULL, NULL FROM {quote(Department._meta.db_table)} "
+                     f"WHERE id IN ({marks(departments)})")
+    parts.append(
+        f"SELECT 4, ct.{customer_fk}, t.name, NULL, NULL FROM {quote(through.db_table)} ct "
+        f"JOIN {quote(Tag._meta.db_table)} t ON t.id = ct.{tag_fk} WHERE ct.{customer_fk} IN ({marks(customers)})"
+    )
+    return " UNION ALL ".join(parts)
+
+
+def _attach_list_relations(rows: list[dict[str, Any]]) -> None:
+    """Add each row's picklist code/labels, owner username/display name, department name and
+    sorted tag names under the keys `customer_list_out` reads ("stage__code", "tags"...)."""
+    option_ids = sorted({row[f"{name}_id"] for row in rows for name in LIST_PICKLISTS} - {None})
+    user_ids = sorted({row["owner_id"] for row in rows} - {None})
+    department_ids = sorted({row["department_id"] for row in rows} - {None})
+    customer_ids = [row["id"] for row in rows]
+    sql = _list_relations_sql(len(option_ids), len(user_ids), len(department_ids), len(customer_ids))
+    found: dict[int, dict[int, tuple[Any, ...]]] = {1: {}, 2: {}, 3: {}}
+    tags: dict[int, list[str]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*option_ids, *user_ids, *department_ids, *customer_ids])
+        for kind, pk, *values in cursor.fetchall():
+            if kind == 4:
+                tags.setdefault(pk, []).append(values[0])
+            else:
+                found[kind][pk] = values
+    options, users, departments = found[1], found[2], found[3]
+    for row in rows:
+        for name in LIST_PICKLISTS:
+            option = options.get(row[f"{name}_id"])
+            row[f"{name}__code"], row[f"{name}__label_zh"], row[f"{name}__label_en"] = option or (None, None, None)
+        owner = users.get(row["owner_id"])
+        row["owner__username"], row["owner__display_name"] = owner[:2] if owner else (None, None)
+        department = departments.get(row["department_id"])
+        row["department__name"] = department[0] if department else None
+        row["tags"] = sorted(tags.get(row["id"], ()))
 
 
 def customer_list_rows(
@@ -196,19 +254,15 @@ def customer_list_rows(
     limit: int = 50,
     count_cap: int = 10000,
 ) -> Page:
-    """The same page as `customer_list_page`, as dicts of `LIST_VALUES` plus "tags" (names,
-    sorted): two statements for the rows and their tags, one for the capped count."""
+    """The same page as `customer_list_page`, as dicts of `LIST_VALUES` plus the related
+    values (see `_attach_list_relations`): three statements whatever the page size (rows,
+    relations, capped count)."""
     queryset = customers_filtered(user=user, filters=filters)
     page = keyset_page(
         queryset, sort=normalise_sort(sort), cursor=cursor, limit=limit, count_cap=count_cap, values=LIST_VALUES
     )
     if page.rows:
-        tags: dict[int, list[str]] = {}
-        through = Customer.tags.through.objects.filter(customer_id__in=[row["id"] for row in page.rows])
-        for customer_id, name in through.values_list("customer_id", "tag__name"):
-            tags.setdefault(customer_id, []).append(name)
-        for row in page.rows:
-            row["tags"] = sorted(tags.get(row["id"], ()))
+        _attach_list_relations(page.rows)
     return page
 
 
