@@ -194,6 +194,7 @@ def test_value_and_adcode(raw: str, value: str, adcode: str) -> None:
         ("BJ朝阳区", ("address.alias_resolved",)),
         ("北京市北京市朝阳区", ("address.duplicate_removed",)),
         ("北京市市辖区朝阳区", ("address.duplicate_removed",)),
+        ("北京市朝阳区朝阳区建国路", ("address.duplicate_removed",)),
         ("中国北京市朝阳区", ("address.country_removed",)),
         ("地址：北京市朝阳区", ("address.label_removed",)),
         ("北京市 朝阳区 建国路 88 号", ("address.whitespace",)),
@@ -212,6 +213,7 @@ def test_changes(raw: str, changes: tuple[str, ...]) -> None:
         ("北京市朝阳区建国路88号 100022", "100022", "北京市朝阳区建国路88号"),
         ("北京市朝阳区建国路88号，邮编：100022", "100022", "北京市朝阳区建国路88号"),
         ("北京市朝阳区建国路88号(邮编100022)", "100022", "北京市朝阳区建国路88号"),
+        ("北京市朝阳区建国路88号（100022）", "100022", "北京市朝阳区建国路88号"),
         ("518057,广东省深圳市南山区科技园", "518057", "广东省深圳市南山区科技园"),
         # digits glued to the street are a house number, not a postcode
         ("北京市朝阳区建国路100022号", "", "北京市朝阳区建国路100022号"),
@@ -376,6 +378,8 @@ def test_street_and_word_lookalikes(raw: str, detail: str | None) -> None:
             ("江苏省", "苏州市", "昆山市", "玉山镇", "江苏省苏州市昆山市玉山镇"),
         ),
         ({"city": "BJ"}, ("北京市", "北京市", "", "", "北京市")),
+        ({"city": "昆山", "detail": "玉山镇"}, ("江苏省", "苏州市", "昆山市", "玉山镇", "江苏省苏州市昆山市玉山镇")),
+        ({"city": "北京市", "district": "北京市朝阳区"}, ("北京市", "北京市", "朝阳区", "", "北京市朝阳区")),
         ({"city": "Shenzhen"}, ("广东省", "深圳市", "", "", "广东省深圳市")),
         ({"detail": "北京市朝阳区建国路88号"}, ("北京市", "北京市", "朝阳区", "建国路88号", "北京市朝阳区建国路88号")),
         (

@@ -74,7 +74,9 @@ _COUNTRY = re.compile(
     re.I,
 )
 _POSTCODE_HEAD = re.compile(r"(?:邮编|邮政编码)?[:：]?\s*([0-8]\d{5})(?:\s+|[,，、]\s*)(?=\S)")
-_POSTCODE_TAIL = re.compile(r"(?:\s*[,，、(（]?\s*(?:邮编|邮政编码)\s*[:：]?\s*|\s+|[,，、]\s*)([0-8]\d{5})[)）]?$")
+_POSTCODE_TAIL = re.compile(
+    r"(?:\s*[,，、(（]?\s*(?:邮编|邮政编码)\s*[:：]?\s*|\s*[(（]\s*|\s+|[,，、]\s*)([0-8]\d{5})\s*[)）]?$"
+)
 _DETAIL_LEAD = " ,，、;；:：-—"
 
 
@@ -209,7 +211,12 @@ def _part(text: str, level: int, p: Parse, table: object) -> tuple[bool, Parse]:
         got.end == len(text)
         and got.conflict is None
         and region is not None
-        and (region.level == level or (level == CITY and region.municipality))
+        and (
+            region.level == level
+            or (level == CITY and region.municipality)
+            # 昆山 typed as the city: a county-level city is a district of its prefecture
+            or (level == CITY and region.level == DISTRICT and region.name.endswith("市"))
+        )
     )
     return ok, got
 

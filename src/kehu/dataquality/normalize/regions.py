@@ -548,6 +548,10 @@ def parse_prefix(
                     pos = moved
                     continue
             break
+    district = p.district
+    if district is not None and text.startswith(district.name, pos):
+        pos += len(district.name)  # 北京市朝阳区朝阳区: typed twice
+        p.duplicate = True
     p.end = pos
     return p
 
