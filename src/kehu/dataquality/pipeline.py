@@ -281,6 +281,7 @@ _CLEAN: _Notes = (0, (), ())
 KIND_BITS = {kind: 1 << n for n, kind in enumerate(dict.fromkeys(KIND_OF_ROLE.values()))}
 PROBLEM_BIT = 1 << len(KIND_BITS)
 CHANGE_BITS = PROBLEM_BIT - 1
+_FIXED: dict[str, _Notes] = {kind: (bit, (), ()) for kind, bit in KIND_BITS.items()}
 # What an empty cell gives, per processor shape.
 _NO_PHONE: tuple[tuple[str, ...], str, str, _Notes] = ((), "", "", _CLEAN)
 _NO_EMAIL: tuple[tuple[str, ...], str, _Notes] = ((), "", _CLEAN)
@@ -334,6 +335,11 @@ class Cleaner:
     def _notes(self, label: str, kind: str, results: Sequence[Any], cell: str | None = None) -> _Notes:
         """A cell counts as fixed when what would be stored differs from what was typed (`cell`, the
         whole cell: a multi-value cell's pieces may already be cleaned of full-width digits)."""
+        if len(results) == 1 and not results[0].problems:  # the usual cell: one value, nothing wrong
+            only = results[0]
+            if only.value == (only.raw if cell is None else cell):
+                return _CLEAN
+            return _FIXED[kind]
         fixed = cell is not None and "; ".join(r.value for r in results) != cell
         texts: list[str] = []
         codes: list[str] = []
@@ -360,6 +366,10 @@ class Cleaner:
             if cell.isspace():
                 return _NO_PHONE
             results = normalize_phones(cell)
+            if len(results) == 1:
+                number = results[0].e164
+                notes = self._notes(label, "phone", results, cell)
+                return ((number,), number, "true", notes) if number else ((), "", "false", notes)
             e164 = tuple(dict.fromkeys(r.e164 for r in results if r.e164))
             valid = "true" if all(r.e164 for r in results) else "false"
             return e164, "; ".join(e164), valid, self._notes(label, "phone", results, cell)
@@ -373,6 +383,9 @@ class Cleaner:
             if cell.isspace():
                 return _NO_EMAIL
             results = normalize_emails(cell)
+            if len(results) == 1:
+                value = results[0].value if results[0].valid else ""
+                return ((value,) if value else ()), value, self._notes(label, "email", results, cell)
             values = tuple(dict.fromkeys(r.value for r in results if r.valid))  # invalid: in problems
             return values, "; ".join(values), self._notes(label, "email", results, cell)
 
