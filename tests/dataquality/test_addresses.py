@@ -113,6 +113,16 @@ CASES: list[tuple[str, str, str, str, str]] = [
     ("北京市朝阳区建国路88号，邮编：100022", "北京市", "北京市", "朝阳区", "建国路88号"),
     ("地址：北京市朝阳区建国路88号", "北京市", "北京市", "朝阳区", "建国路88号"),
     ("收货地址: 上海市浦东新区", "上海市", "上海市", "浦东新区", ""),
+    ("广东省, 深圳市, 南山区, 科技园", "广东省", "深圳市", "南山区", "科技园"),
+    ("北京 朝阳区 建国路", "北京市", "北京市", "朝阳区", "建国路"),
+    ("北京市-海淀区-中关村", "北京市", "北京市", "海淀区", "中关村"),
+    ("北京市/海淀区", "北京市", "北京市", "海淀区", ""),
+    ("北京市朝阳区朝阳区建国路", "北京市", "北京市", "朝阳区", "建国路"),
+    ("北京市朝阳区朝阳路", "北京市", "北京市", "朝阳区", "朝阳路"),
+    ("河北省石家庄市长安区", "河北省", "石家庄市", "长安区", ""),
+    ("黑龙江哈尔滨南岗区", "黑龙江省", "哈尔滨市", "南岗区", ""),
+    ("泉州晋江", "福建省", "泉州市", "晋江市", ""),
+    ("上海市闵行区莘庄镇", "上海市", "上海市", "闵行区", "莘庄镇"),
     ("北京市朝阳区,建国路88号", "北京市", "北京市", "朝阳区", "建国路88号"),
     ("北京市朝阳区(建国门外)", "北京市", "北京市", "朝阳区", "（建国门外）"),
     ("asdfgh", "", "", "", "asdfgh"),
@@ -223,6 +233,46 @@ def test_changes(raw: str, changes: tuple[str, ...]) -> None:
 def test_postcode_moves_to_its_own_field(raw: str, postcode: str, value: str) -> None:
     got = normalize_address(raw)
     assert (got.postcode, got.value) == (postcode, value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "province", "city", "detail", "postcode"),
+    [
+        (
+            "No. 88 Jianguo Road, Chaoyang District, Beijing",
+            "北京市",
+            "北京市",
+            "No. 88 Jianguo Road, Chaoyang District",
+            "",
+        ),
+        (
+            "No. 88 Jianguo Road, Chaoyang District, Beijing 100022, China",
+            "北京市",
+            "北京市",
+            "No. 88 Jianguo Road, Chaoyang District",
+            "100022",
+        ),
+        (
+            "Room 1203, Tower A, 1 Keyuan Rd, Nanshan District, Shenzhen, Guangdong, P.R. China",
+            "广东省",
+            "深圳市",
+            "Room 1203, Tower A, 1 Keyuan Rd, Nanshan District",
+            "",
+        ),
+        ("12 Nathan Road, Kowloon, Hong Kong", "香港特别行政区", "香港特别行政区", "12 Nathan Road, Kowloon", ""),
+        ("Beijing, China", "北京市", "北京市", "", ""),
+    ],
+)
+def test_english_order_puts_the_place_first(raw: str, province: str, city: str, detail: str, postcode: str) -> None:
+    got = normalize_address(raw)
+    assert (got.province, got.city, got.detail, got.postcode) == (province, city, detail, postcode)
+    assert got.value == province + ("" if city == province else city) + detail
+    assert normalize_address(got.value).value == got.value
+
+
+@pytest.mark.parametrize("raw", ["1 Main St, Springfield", "Room 1203, Tower A", "Flat 2, 10 Downing Street, London"])
+def test_english_address_elsewhere_is_unrecognised(raw: str) -> None:
+    assert normalize_address(raw).problems[0].code == "address.unrecognised"
 
 
 def test_ambiguous_district_without_city_is_left_blank() -> None:
@@ -503,6 +553,39 @@ _CJK_REGIONISH = st.text(alphabet="北京上海广东深圳南山朝阳区市省
 @given(_CJK_REGIONISH)
 @settings(max_examples=500)
 def test_idempotent_on_region_like_text(raw: str) -> None:
+    once = normalize_address(raw)
+    twice = normalize_address(once.value)
+    assert twice.value == once.value
+    assert (twice.province, twice.city, twice.district) == (once.province, once.city, once.district)
+
+
+_WORDS = st.sampled_from(
+    [
+        "Beijing",
+        "Shenzhen",
+        "Guangdong",
+        "China",
+        "100022",
+        "No. 1 Road",
+        "Nanshan District",
+        "BJ",
+        "Hong Kong",
+        " ",
+        ",",
+        ", ",
+        "北京",
+        "朝阳区",
+        "1",
+        "Room 2",
+        "、",
+        "-",
+    ]
+)
+
+
+@given(st.lists(_WORDS, max_size=8).map("".join))
+@settings(max_examples=500)
+def test_idempotent_on_mixed_english_text(raw: str) -> None:
     once = normalize_address(raw)
     twice = normalize_address(once.value)
     assert twice.value == once.value

@@ -22,8 +22,10 @@ from kehu.dataquality.normalize.regions import (
     DEFAULT_CITY_ALIASES,
     DISTRICT,
     PROVINCE,
+    AliasTable,
     Parse,
     Region,
+    _latin_key,
     alias_table,
     parse_prefix,
 )
@@ -33,6 +35,7 @@ __all__ = ["DEFAULT_CITY_ALIASES", "MESSAGES", "Address", "normalize_address", "
 MESSAGES: dict[str, str] = {
     "address.whitespace": "去掉了多余的空格",
     "address.halfwidth": "全角数字和字母改为半角",
+    "address.english_order": "英文地址：省市移到开头，写成中文标准名称",
     "address.country_removed": "去掉了“中国”前缀",
     "address.label_removed": "去掉了“地址：”等标签",
     "address.postcode_removed": "邮政编码移到了单独的字段",
@@ -151,12 +154,18 @@ def normalize_address(raw: str, *, aliases: Mapping[str, str] | None = None) -> 
     if m is not None:
         postcode, text = m.group(1), text[m.end() :]
     m = _POSTCODE_TAIL.search(text)
-    if m is not None and not postcode and m.start() > 0:
+    if m is not None and not postcode and m.start() > 0 and not _POSTCODE_TAIL.search(text, 0, m.start()):
+        # (two trailing six-digit groups: neither is taken, so a second pass finds the same)
         postcode, text = m.group(1), text[: m.start()]
     if postcode:
         changes.append("address.postcode_removed")
     text = _squeeze(text.strip().translate(_BRACKETS), changes)
     table = alias_table(aliases)
+    if text.isascii() and "," in text:
+        m = _EN_COUNTRY_TAIL.search(text)
+        if m is not None and m.start() > 0:
+            text = text[: m.start()]
+            changes.append("address.country_removed")
     p = parse_prefix(text, aliases=table)
     if p.most_specific is None:
         m = _COUNTRY.match(text)
@@ -164,6 +173,18 @@ def normalize_address(raw: str, *, aliases: Mapping[str, str] | None = None) -> 
             p = parse_prefix(text, m.end(), aliases=table)
             if p.most_specific is not None:
                 changes.append("address.country_removed")
+    if p.most_specific is None and text.isascii() and "," in text:
+        english = _english_order(text, table)
+        if english is not None:
+            p, detail, code = english
+            changes.append("address.english_order")
+            if p.conflict is not None:
+                problems.append(Problem("address.conflict", p.conflict[0], p.conflict[1]))
+            postcode = postcode or code
+            if code:
+                changes.append("address.postcode_removed")
+            _region_changes(p, changes)
+            return _address(raw, p, detail, changes, problems, postcode)
     if p.most_specific is None:
         if p.ambiguous is not None:
             word, regions = p.ambiguous
@@ -175,6 +196,54 @@ def normalize_address(raw: str, *, aliases: Mapping[str, str] | None = None) -> 
     detail = text[p.end :].lstrip(_DETAIL_LEAD)
     _region_changes(p, changes)
     return _address(raw, p, detail, changes, problems, postcode)
+
+
+_EN_COUNTRY = re.compile(r"(?:the\s+)?(?:people'?s\s+republic\s+of\s+china|p\.?\s?r\.?\s?c(?:hina)?\.?|china|cn)", re.I)
+_EN_COUNTRY_TAIL = re.compile(
+    r"\s*,\s*(?:the\s+)?(?:people'?s\s+republic\s+of\s+china|p\.?\s?r\.?\s?c(?:hina)?\.?|china|cn)\s*$", re.I
+)
+_EN_REGION_WORD = re.compile(r"\s+(?:city|shi|province|sheng|municipality|prefecture)$", re.I)
+_EN_POSTCODE = re.compile(r"(?:^|\s+)([0-8]\d{5})$")
+
+
+def _english_order(text: str, table: AliasTable) -> tuple[Parse, str, str] | None:
+    """ "No. 88 Jianguo Road, Chaoyang District, Beijing 100022, China": the place comes last.
+    Returns the region, the rest as detail, and the postcode; None when the end names no place."""
+    parts = [part for part in (piece.strip() for piece in text.split(",")) if part]
+    postcode = ""
+    while parts and (_EN_COUNTRY.fullmatch(parts[-1]) or not parts[-1]):
+        parts.pop()
+    found: list[Region] = []
+    while parts and len(found) < 2:
+        last, code = parts[-1], ""
+        m = _EN_POSTCODE.search(last)
+        if m is not None:
+            code, last = m.group(1), last[: m.start()].strip()
+            if not last:
+                postcode = postcode or code
+                parts.pop()
+                continue
+        entry = table.latin.get(_latin_key(_EN_REGION_WORD.sub("", last)))
+        if entry is None:
+            break
+        postcode = postcode or code
+        found.append(entry.region)
+        parts.pop()
+    if not found:
+        return None
+    # most specific first: "Shenzhen, Guangdong" -> 深圳市 (its province must agree)
+    region = max(found, key=lambda r: r.level)
+    p = Parse(*region.lin)
+    p.explicit = [r for r in found if r in region.lin]
+    p.alias = True
+    detail = ", ".join(parts)
+    # what follows the place once it is written first must read the same way next time
+    p = parse_prefix(detail, aliases=table, state=p)
+    detail = detail[p.end :].lstrip(_DETAIL_LEAD)
+    m = _POSTCODE_TAIL.search(detail)
+    if m is not None and m.start() > 0 and not _POSTCODE_TAIL.search(detail, 0, m.start()):
+        postcode, detail = postcode or m.group(1), detail[: m.start()]
+    return p, detail, postcode
 
 
 def _candidates(regions: tuple[Region, ...]) -> str:

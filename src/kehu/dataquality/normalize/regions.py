@@ -398,6 +398,7 @@ class Parse:
 
 
 _DUP = 2
+_SEPARATORS = frozenset(" ,，、/-")
 _NONE, _ONE, _DUPLICATE, _AMBIGUOUS = 0, 1, 2, 3
 _Step = tuple[int, int, "Entry | tuple[Region, ...] | None"]
 
@@ -422,6 +423,11 @@ def _allowed(e: Entry, p: Parse, strict: bool) -> int:
     if p.province is not None:
         return int(r.province is p.province)
     return int(not e.short or r.name.endswith("市"))  # 昆山 alone: a county-level city
+
+
+def _ascii_alnum_at(text: str, pos: int) -> bool:
+    """A Latin alias must end a word: "Beijing100022" / "BJ2" are not aliases."""
+    return pos < len(text) and text[pos].isascii() and text[pos].isalnum()
 
 
 def _street_follows(text: str, end: int) -> bool:
@@ -475,7 +481,7 @@ def _best(text: str, pos: int, p: Parse, aliases: AliasTable | None, strict: boo
             if m is not None:
                 for stop, word in ((m.end(), m.group(0)), (m.end(1), m.group(1))):
                     e = aliases.latin.get(_latin_key(word))
-                    if e is not None and _allowed(e, p, strict):
+                    if e is not None and _allowed(e, p, strict) and not _ascii_alnum_at(text, stop):
                         tail = _LATIN_TAIL.match(text, stop)
                         return (tail.end() if tail else stop), _ONE, e
         return result
@@ -526,7 +532,19 @@ def parse_prefix(
             pos += 3
             p.duplicate = True
             continue
-        end, kind, found = _best(text, pos, p, aliases, strict)
+        if p.explicit and text[pos] in _SEPARATORS:
+            # "广东省, 深圳市, 南山区": separators between parts, not the start of the detail
+            q = pos
+            while q < n and text[q] in _SEPARATORS:
+                q += 1
+            if q == n:
+                break
+            end, kind, found = _best(text, q, p, aliases, strict)
+            if kind == _NONE:
+                break
+            pos = q
+        else:
+            end, kind, found = _best(text, pos, p, aliases, strict)
         if kind == _ONE:
             e: Entry = found  # type: ignore[assignment]
             _apply(p, e.region)
@@ -549,8 +567,13 @@ def parse_prefix(
                     continue
             break
     district = p.district
-    if district is not None and text.startswith(district.name, pos):
-        pos += len(district.name)  # 北京市朝阳区朝阳区: typed twice
+    while district is not None:
+        q = pos
+        while q < n and text[q] in _SEPARATORS:
+            q += 1
+        if not text.startswith(district.name, q):
+            break
+        pos = q + len(district.name)  # 北京市朝阳区朝阳区: typed twice
         p.duplicate = True
     p.end = pos
     return p
