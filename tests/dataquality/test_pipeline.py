@@ -277,3 +277,18 @@ def test_clean_rows_keeps_input_order(workers):
         seen.extend(r[0] for r in out)
     assert seen == [f"+86138{i:08d}" for i in range(2500)]
     assert summary.rows == 2500
+
+
+def test_a_column_of_unique_values_stops_caching_and_gives_the_same_results(monkeypatch):
+    from kehu.dataquality import pipeline
+
+    monkeypatch.setattr(pipeline, "CACHE_TRIAL", 50)
+    headers = ["手机", "公司"]
+    rows = [[f"138{i:08d}", "北京分扬科技有限公司"] for i in range(120)]
+    cleaner = Cleaner(headers, recognise_columns(headers))
+    first = cleaner.clean_many(rows[:60])
+    second = cleaner.clean_many(rows[60:])
+    assert not hasattr(cleaner._phone_cells[0][1], "cache_info")  # unique phones: cache dropped
+    assert hasattr(cleaner._company[1], "cache_info")  # one company repeated: cache kept
+    fresh = Cleaner(headers, recognise_columns(headers))
+    assert first + second == [tuple(fresh.clean(r)) for r in rows]

@@ -52,6 +52,8 @@ KIND_OF_ROLE = {
     "credit_code": "credit_code", "id_number": "id_number", "website": "website",
 }
 CACHE_SIZE = 1 << 16
+CACHE_TRIAL = 20_000  # lookups before a column's cache is judged
+CACHE_MIN_HITS = 0.05  # ... and dropped when fewer of them were hits
 CHUNK_ROWS = 2000
 
 # Header recognition ---------------------------------------------------------------------------
@@ -324,6 +326,38 @@ class Cleaner:
         self._address = cache(self._address_cell(self._address_label)) if self._address_label else None
         self._extras = [(cols[role][0], cache(self._identifier_cell(role, header(cols[role][0]))))
                         for role in self.extra_roles]
+        self._caches_judged = False
+
+    def _retire_useless_caches(self) -> None:
+        """After CACHE_TRIAL lookups, a column whose values hardly repeat (phones, e-mails, street
+        addresses are mostly unique) stops caching: the cache would only cost memory and inserts."""
+        def judge(run: Any) -> Any:
+            info = run.cache_info()
+            if info.hits + info.misses < CACHE_TRIAL:
+                return None
+            if info.hits >= CACHE_MIN_HITS * (info.hits + info.misses):
+                return run
+            run.cache_clear()
+            return run.__wrapped__
+
+        pending = False
+        for cells in (self._phone_cells, self._email_cells, self._extras):
+            for n, (index, run) in enumerate(cells):
+                if hasattr(run, "cache_info"):
+                    kept = judge(run)
+                    pending |= kept is None
+                    cells[n] = (index, kept or run)
+        if self._company is not None and hasattr(self._company[1], "cache_info"):
+            kept = judge(self._company[1])
+            pending |= kept is None
+            self._company = (self._company[0], kept or self._company[1])
+        for attribute in ("_name", "_address"):
+            run = getattr(self, attribute)
+            if run is not None and hasattr(run, "cache_info"):
+                kept = judge(run)
+                pending |= kept is None
+                setattr(self, attribute, kept or run)
+        self._caches_judged = not pending
 
     @staticmethod
     def output_columns_for(columns: Mapping[str, Sequence[int]]) -> tuple[str, ...]:
@@ -459,6 +493,8 @@ class Cleaner:
         """`clean` for a chunk of rows, column by column: each column's cells go through its cached
         processor in one tight loop, and only rows with something to report (a change or a
         problem) take the slower per-row path that writes the problems text and the counts."""
+        if not self._caches_judged:
+            self._retire_useless_caches()
         if not isinstance(rows, list):
             rows = list(rows)
         count = len(rows)
