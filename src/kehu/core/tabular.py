@@ -298,11 +298,18 @@ def _open_excel(path: Path, *, kind: str, sheet: str | int | None) -> Table:
     names = [m.name for m in workbook.sheets_metadata if getattr(m.typ, "name", "WorkSheet") == "WorkSheet"] or list(
         workbook.sheet_names
     )
-    name = _pick_sheet(path, names, sheet, lambda n: workbook.get_sheet_by_name(n).height == 0)
-    try:
-        data = workbook.get_sheet_by_name(name)
-    except Exception as exc:
-        raise TableError(path, f"无法读取工作表 {name!r} (cannot read sheet): {exc}") from None
+    loaded: dict[str, Any] = {}  # a sheet is parsed whole on access: never parse one twice
+
+    def load(n: str) -> Any:
+        if n not in loaded:
+            try:
+                loaded[n] = workbook.get_sheet_by_name(n)
+            except Exception as exc:
+                raise TableError(path, f"无法读取工作表 {n!r} (cannot read sheet): {exc}") from None
+        return loaded[n]
+
+    name = _pick_sheet(path, names, sheet, lambda n: load(n).height == 0)
+    data = load(name)
     first_row = (data.start or (0, 0))[0] + 1
     first_col = (data.start or (0, 0))[1]
 
