@@ -202,6 +202,34 @@ def test_one_firm_many_spellings_one_core(raw: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "value", "core", "legal_form"),
+    [
+        (
+            "华为技术有限公司 Huawei Technologies Co., Ltd.",
+            "华为技术有限公司 Huawei Technologies Co., Ltd.",
+            "华为技术",
+            "有限公司",
+        ),
+        (
+            "华为技术有限公司Huawei Technologies Co.,Ltd",
+            "华为技术有限公司 Huawei Technologies Co., Ltd.",
+            "华为技术",
+            "有限公司",
+        ),
+        ("Apple Inc. 苹果公司", "苹果公司 Apple Inc.", "苹果", "公司"),
+        ("西门子（中国）有限公司 Siemens Ltd", "西门子（中国）有限公司 Siemens Ltd.", "西门子", "有限公司"),
+        # one name with Latin letters in it is not two names
+        ("分扬 Tech 有限公司", "分扬Tech有限公司", "分扬Tech", "有限公司"),
+        ("IBM中国有限公司", "IBM中国有限公司", "IBM中国", "有限公司"),
+    ],
+)
+def test_bilingual_cell(raw: str, value: str, core: str, legal_form: str) -> None:
+    got = normalize_company(raw)
+    assert (got.value, got.core, got.legal_form) == (value, core, legal_form)
+    assert normalize_company(got.value).value == got.value
+
+
+@pytest.mark.parametrize(
     ("core", "brand"),
     [
         ("分扬科技", "分扬"),

@@ -443,11 +443,69 @@ def _split_latin(text: str, changes: list[str]) -> tuple[str, str, str, str, str
     return value, core.strip(" ,"), legal, region, ""
 
 
+# the Chinese half holds no Latin letters, the English half no Chinese characters
+_CN_THEN_EN = re.compile(r"([^A-Za-z]*[\u3400-\u9fff）])\s*([A-Za-z][^\u3400-\u9fff（）]*)")
+_EN_THEN_CN = re.compile(r"([A-Za-z][^\u3400-\u9fff（）]*?)\s*([\u3400-\u9fff][^A-Za-z]*)")
+
+
+def _bilingual(text: str) -> CompanyName | None:
+    """ "华为技术有限公司 Huawei Technologies Co., Ltd.": both names in one cell. Each half is
+    normalised on its own and kept (Chinese first, one space between); the parts come from the
+    Chinese name."""
+    wide = _FULLWIDTH_RE.search(text) is not None
+    if wide:
+        text = text.translate(_HALFWIDTH)
+    text = _LEADING_PUNCT.sub("", text)
+    m = _CN_THEN_EN.fullmatch(text)
+    if m is not None:
+        cn, en = m.group(1), m.group(2)
+    else:
+        m = _EN_THEN_CN.fullmatch(text)
+        if m is None:
+            return None
+        en, cn = m.group(1), m.group(2)
+    cn_name, en_name = _normalize(cn), _normalize(en)
+    if len(cn_name.core) < 2 or cn_name.problems or not en_name.legal_form or en_name.problems:
+        return None  # "分扬 Tech 有限公司", "IBM中国": one name with Latin letters in it
+    value = f"{cn_name.value} {en_name.value}"
+    changes = tuple(dict.fromkeys((("company.halfwidth",) if wide else ()) + cn_name.changes + en_name.changes))
+    if f"{cn} {en}" != text and "company.whitespace" not in changes:
+        changes += ("company.whitespace",)  # glued together, or English first
+    return CompanyName(
+        text,
+        value,
+        changes,
+        (),
+        core=cn_name.core,
+        legal_form=cn_name.legal_form,
+        region=cn_name.region or en_name.region,
+        branch=cn_name.branch,
+    )
+
+
+def _with_raw(name: CompanyName, raw: str) -> CompanyName:
+    if name.raw == raw:
+        return name
+    return CompanyName(
+        raw,
+        name.value,
+        name.changes,
+        name.problems,
+        core=name.core,
+        legal_form=name.legal_form,
+        region=name.region,
+        branch=name.branch,
+    )
+
+
 @lru_cache(maxsize=65536)
 def _normalize(raw: str) -> CompanyName:
     stripped = raw.strip()
     if not stripped:
         return CompanyName(raw, "")
+    bilingual = _bilingual(stripped)
+    if bilingual is not None:
+        return _with_raw(bilingual, raw)
     changes: list[str] = []
     text, cjk = _clean(stripped, changes)
     if not text or text.lower() in _PLACEHOLDERS:
