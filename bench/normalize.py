@@ -393,6 +393,7 @@ def run(*, rows: int = 100_000, seed: int = 1, workers: int | None = None, log: 
     workers = workers or os.cpu_count() or 1
     host = machine()
     log(f"bench: starting {workers} worker processes")
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     pool = _start_pool(workers)
     try:
         log(f"bench: generating {rows:,} messy rows in memory (seed {seed})")
@@ -404,7 +405,11 @@ def run(*, rows: int = 100_000, seed: int = 1, workers: int | None = None, log: 
         seconds, summary, produced, parent_cpu = _pipeline_parallel(pool, data, workers)
     finally:
         pool.close()
-        pool.join()  # reaped children report their peak memory in RUSAGE_CHILDREN
+        pool.join()  # reaped children report their peak memory and CPU in RUSAGE_CHILDREN
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU the workers used (their warm-up included: a few hundred rows): on a shared machine the wall
+    # clock includes waiting for a core, this does not.
+    workers_cpu = (children.ru_utime + children.ru_stime) - (children_before.ru_utime + children_before.ru_stime)
     parallel_rps = rows / seconds if seconds else 0.0
     log(f"bench: {parallel_rps:,.0f} rows/s with {workers} processes; now one process")
 
@@ -431,6 +436,11 @@ def run(*, rows: int = 100_000, seed: int = 1, workers: int | None = None, log: 
             "seconds": round(seconds, 2),
             # CPU the dispatching process spent (pickling chunks out, results in): it shares the cores.
             "dispatcher_cpu_seconds": round(parent_cpu, 2),
+            "workers_cpu_seconds": round(workers_cpu, 2),
+            "worker_cpu_us_per_row": round(workers_cpu / rows * 1e6, 2),
+            # What the workers' CPU time allows when each has a core to itself (and the dispatcher's
+            # share fits beside them): the figure a quiet machine would show.
+            "rows_per_s_cpu_bound": round(rows / (workers_cpu / workers)) if workers_cpu > 0 else None,
             "rows_per_s": round(parallel_rps),
             "single_process_rows": len(single_rows),
             "single_process_rows_per_s": round(single_rps),
@@ -466,6 +476,8 @@ def format_table(result: dict[str, Any]) -> str:
         f"{'':34} {'rows/s':>10} {'µs/row':>8}",
         f"{many:34} {p['rows_per_s']:>10,} "
         f"{1e6 / p['rows_per_s'] if p['rows_per_s'] else 0:>8.1f}",
+        f"{'pipeline, CPU-bound (worker CPU)':34} {p['rows_per_s_cpu_bound'] or 0:>10,} "
+        f"{p['worker_cpu_us_per_row']:>8.1f}",
         f"{'pipeline, 1 process':34} {p['single_process_rows_per_s']:>10,} {p['single_process_us_per_row']:>8.1f}",
         f"{'baseline (libraries per value)':34} {b['rows_per_s'] or 0:>10,} {b['row_us']:>8.1f}",
         "",
