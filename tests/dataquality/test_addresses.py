@@ -315,7 +315,19 @@ def test_conflict_keeps_the_more_specific_part(raw: str, value: str, dropped: st
 
 
 @pytest.mark.parametrize(
-    "raw", ["asdfgh", "不详", "京东大厦", "中国人民银行", "Room 1203, Tower A", "  ???  ", "12345"]
+    "raw",
+    [
+        "asdfgh",
+        "不详",
+        "京东大厦",
+        "中国人民银行",
+        "Room 1203, Tower A",
+        "  ???  ",
+        "12345",
+        "地址：",
+        "100022",
+        "中国",
+    ],
 )
 def test_unrecognised_kept_verbatim(raw: str) -> None:
     got = normalize_address(raw)
@@ -536,8 +548,11 @@ def test_detail_survives(prefix: str, detail: str) -> None:
     assert got.district or got.city
 
 
-@given(st.text(max_size=40))
-@settings(max_examples=500)
+_PIECES = ["地址：", "邮编", "100022", " ", "北京", "中国", "(", "）", ",", "朝阳区", "8号", "China", "Beijing"]
+
+
+@given(st.one_of(st.text(max_size=40), st.lists(st.sampled_from(_PIECES), max_size=8).map("".join)))
+@settings(max_examples=1000)
 def test_idempotent_and_never_loses_input(raw: str) -> None:
     once = normalize_address(raw)
     assert normalize_address(once.value).value == once.value

@@ -69,6 +69,7 @@ _BRACKETS = str.maketrans({"(": "（", ")": "）"})
 _FULLWIDTH_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in _HALFWIDTH) + "]")
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff\u00ad]")
 _SPACE_NEAR_CJK = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
+_ANY_SPACE = re.compile(r"\s")
 _SPACES = re.compile(r"\s{2,}|[\t\r\n\f\v]")
 _LABEL = re.compile(r"(?:(?:收货|收件|联系|详细|办公|公司|注册|通讯|通信|家庭)?地址|住址)\s*[:：]\s*")
 _COUNTRY = re.compile(
@@ -80,6 +81,7 @@ _POSTCODE_HEAD = re.compile(r"(?:邮编|邮政编码)?[:：]?\s*([0-8]\d{5})(?:\
 _POSTCODE_TAIL = re.compile(
     r"(?:\s*[,，、(（]?\s*(?:邮编|邮政编码)\s*[:：]?\s*|\s*[(（]\s*|\s+|[,，、]\s*)([0-8]\d{5})\s*[)）]?$"
 )
+_POSTCODE_LAST = frozenset("0123456789)）")
 _DETAIL_LEAD = " ,，、;；:：-—"
 
 
@@ -94,6 +96,8 @@ def _clean(text: str, changes: list[str]) -> str:
 
 def _squeeze(text: str, changes: list[str]) -> str:
     """Spaces next to Chinese characters go; runs of spaces between Latin words become one."""
+    if _ANY_SPACE.search(text) is None:
+        return text
     out = _SPACE_NEAR_CJK.sub("", text)
     out = _SPACES.sub(" ", out) if _SPACES.search(out) else out
     if out != text:
@@ -150,16 +154,20 @@ def normalize_address(raw: str, *, aliases: Mapping[str, str] | None = None) -> 
     if m is not None:
         text = text[m.end() :]
         changes.append("address.label_removed")
-    m = _POSTCODE_HEAD.match(text)
-    if m is not None:
-        postcode, text = m.group(1), text[m.end() :]
-    m = _POSTCODE_TAIL.search(text)
+    if text and (text[0].isdigit() or text[0] == "邮"):
+        m = _POSTCODE_HEAD.match(text)
+        if m is not None:
+            postcode, text = m.group(1), text[m.end() :]
+    m = _POSTCODE_TAIL.search(text) if text and text[-1] in _POSTCODE_LAST else None
     if m is not None and not postcode and m.start() > 0 and not _POSTCODE_TAIL.search(text, 0, m.start()):
         # (two trailing six-digit groups: neither is taken, so a second pass finds the same)
         postcode, text = m.group(1), text[: m.start()]
     if postcode:
         changes.append("address.postcode_removed")
-    text = _squeeze(text.strip().translate(_BRACKETS), changes)
+    text = text.strip()
+    if "(" in text or ")" in text:
+        text = text.translate(_BRACKETS)
+    text = _squeeze(text, changes)
     table = alias_table(aliases)
     if text.isascii() and "," in text:
         m = _EN_COUNTRY_TAIL.search(text)
@@ -353,7 +361,8 @@ def normalize_address_parts(
     elif detail_text and p.most_specific is not None:
         # 北京/朝阳 + "北京市朝阳区建国路88号": drop the repeated region
         again = parse_prefix(detail_text, aliases=table)
-        if again.most_specific is p.most_specific and again.conflict is None:
+        # official names only, as in free text: "朝阳门外大街" under 朝阳区 is a street
+        if again.most_specific is p.most_specific and again.conflict is None and not (again.expanded or again.alias):
             detail_text = detail_text[again.end :]
             changes.append("address.duplicate_removed")
     detail_text = detail_text.lstrip(_DETAIL_LEAD)

@@ -544,8 +544,17 @@ def parse_prefix(
                 q += 1
             if q == n:
                 break
+            if p.city is not None and text.startswith("市辖区", q):
+                pos = q + 3
+                p.duplicate = True
+                continue
             end, kind, found = _best(text, q, p, aliases, strict)
             if kind == _NONE:
+                if not strict:
+                    moved = _conflict(text, q, p)
+                    if moved > q:
+                        pos = moved
+                        continue
                 break
             pos = q
         else:
@@ -565,7 +574,7 @@ def parse_prefix(
             p.ambiguous = (text[pos:end], found)  # type: ignore[assignment]
             break
         else:
-            if not strict and p.explicit and p.conflict is None:
+            if not strict and p.explicit:
                 moved = _conflict(text, pos, p)
                 if moved > pos:
                     pos = moved
