@@ -605,3 +605,25 @@ def test_idempotent_on_mixed_english_text(raw: str) -> None:
     twice = normalize_address(once.value)
     assert twice.value == once.value
     assert (twice.province, twice.city, twice.district) == (once.province, once.city, once.district)
+
+
+_PART = st.lists(
+    st.sampled_from(
+        ["北京", "朝阳区", "广东省", "深圳", "南山", "昆山", "市辖区", "长春", "BJ", " ", ",", "建国路8号", "火星"]
+    ),
+    max_size=4,
+).map("".join)
+
+
+@given(_PART, _PART, _PART, _PART)
+@settings(max_examples=500)
+def test_parts_idempotent(province: str, city: str, district: str, detail: str) -> None:
+    once = normalize_address_parts(province=province, city=city, district=district, detail=detail)
+    twice = normalize_address_parts(province=once.province, city=once.city, district=once.district, detail=once.detail)
+    assert twice.value == once.value
+    assert (twice.province, twice.city, twice.district, twice.detail) == (
+        once.province,
+        once.city,
+        once.district,
+        once.detail,
+    )

@@ -352,19 +352,21 @@ def normalize_address_parts(
     detail_text = _squeeze(_clean(detail.strip(), changes).translate(_BRACKETS), changes)
     if detail_text and p.most_specific is not None and p.district is None:
         # the detail may carry the next level (city form field, district typed into the street)
-        before = p.most_specific
-        extended = parse_prefix(
-            detail_text, aliases=table, state=Parse(p.province, p.city, p.district, explicit=list(p.explicit))
-        )
-        if extended.conflict is None and extended.most_specific is not before:
-            p, detail_text = extended, detail_text[extended.end :]
-    elif detail_text and p.most_specific is not None:
-        # 北京/朝阳 + "北京市朝阳区建国路88号": drop the repeated region
+        extended = parse_prefix(detail_text, aliases=table, state=p.copy())
+        if extended.conflict is None and extended.end > 0:
+            if extended.duplicate:
+                changes.append("address.duplicate_removed")
+            p, detail_text = extended, detail_text[extended.end :].lstrip(_DETAIL_LEAD)
+    while detail_text and p.most_specific is not None:
+        # 北京/朝阳 + "北京市朝阳区建国路88号": drop the repeated region; official names only, as in
+        # free text ("朝阳门外大街" under 朝阳区 is a street)
         again = parse_prefix(detail_text, aliases=table)
-        # official names only, as in free text: "朝阳门外大街" under 朝阳区 is a street
-        if again.most_specific is p.most_specific and again.conflict is None and not (again.expanded or again.alias):
-            detail_text = detail_text[again.end :]
-            changes.append("address.duplicate_removed")
+        if not (again.end and again.most_specific is p.most_specific and again.conflict is None):
+            break
+        if again.expanded or again.alias:
+            break
+        detail_text = detail_text[again.end :].lstrip(_DETAIL_LEAD)
+        changes.append("address.duplicate_removed")
     detail_text = detail_text.lstrip(_DETAIL_LEAD)
     _region_changes(p, changes)
     prov_name = p.province.name if p.province else kept.get(PROVINCE, "")
