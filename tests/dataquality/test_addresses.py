@@ -627,3 +627,20 @@ def test_parts_idempotent(province: str, city: str, district: str, detail: str) 
         once.district,
         once.detail,
     )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "changes"),
+    [
+        ({"province": "北京市", "city": "北京市", "district": "朝阳区", "detail": "建国路88号"}, ()),
+        (
+            {"province": "北京", "city": "北京", "district": "朝阳", "detail": "建国路88号"},
+            ("address.region_expanded",),
+        ),
+        ({"city": "BJ", "district": "朝阳"}, ("address.alias_resolved", "address.region_expanded")),
+        ({"city": "深圳市", "district": "南山区"}, ("address.region_completed",)),
+        ({"province": "北京市", "district": "朝阳区", "detail": "北京市朝阳区建国路"}, ("address.duplicate_removed",)),
+    ],
+)
+def test_address_parts_changes(kwargs: dict[str, str], changes: tuple[str, ...]) -> None:
+    assert normalize_address_parts(**kwargs).changes == changes

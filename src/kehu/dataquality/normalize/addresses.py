@@ -281,8 +281,7 @@ def _address(raw: str, p: Parse, detail: str, changes: list[str], problems: list
 
 def _part(text: str, level: int, p: Parse, table: object) -> tuple[bool, Parse]:
     """Match one form field as exactly one region of ``level`` under what ``p`` already holds."""
-    trial = Parse(p.province, p.city, p.district, explicit=list(p.explicit))
-    got = parse_prefix(text, aliases=table, state=trial)  # type: ignore[arg-type]
+    got = parse_prefix(text, aliases=table, state=p.copy())  # type: ignore[arg-type]
     region = got.most_specific
     ok = (
         got.end == len(text)
@@ -332,6 +331,8 @@ def normalize_address_parts(
         cleaned = _squeeze(_clean(text, changes), changes)
         ok, got = _part(cleaned, level, p, table)
         if ok:
+            if level == CITY and got.city is p.city:
+                got.duplicate = p.duplicate  # 北京 + 北京: a municipality's city field, not a repetition
             p = got
             continue
         alone_ok, alone = _part(cleaned, level, Parse(), table) if p.explicit else (False, got)

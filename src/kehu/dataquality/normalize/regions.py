@@ -399,7 +399,10 @@ class Parse:
         return self.district or self.city or self.province
 
     def copy(self) -> Parse:
-        return Parse(self.province, self.city, self.district, list(self.explicit))
+        """The recognised regions and what was done to reach them (not conflicts or ambiguity)."""
+        twin = Parse(self.province, self.city, self.district, list(self.explicit))
+        twin.expanded, twin.alias, twin.duplicate = self.expanded, self.alias, self.duplicate
+        return twin
 
 
 _DUP = 2
