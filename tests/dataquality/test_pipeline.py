@@ -292,3 +292,22 @@ def test_a_column_of_unique_values_stops_caching_and_gives_the_same_results(monk
     assert hasattr(cleaner._company[1], "cache_info")  # one company repeated: cache kept
     fresh = Cleaner(headers, recognise_columns(headers))
     assert first + second == [tuple(fresh.clean(r)) for r in rows]
+
+
+RAW_CELLS = st.text(alphabet=st.sampled_from("=+-@\t'0123456789 张三先生有限公司北京市朝阳区@qq.comＡ１（）"),
+                    max_size=12)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(RAW_CELLS, min_size=6, max_size=8))
+def test_output_row_never_loses_an_input_cell(cells):
+    from kehu.core.tabular import unescape_formula
+
+    cleaner = Cleaner(HEADERS, recognise_columns(HEADERS))
+    layout = OutputLayout(HEADERS, cleaner.output_columns)
+    written = layout.assemble(cells, cleaner.clean(cells))
+    kept = [unescape_formula(c) for c in written[: len(HEADERS)]] + [
+        unescape_formula(c) for c in written[len(HEADERS) + len(cleaner.output_columns):]
+    ]
+    assert kept == cells  # input columns (and cells right of the header) come back exactly
+    assert len(written) == len(cells) + len(cleaner.output_columns)
