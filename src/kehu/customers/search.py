@@ -445,16 +445,18 @@ def _hydrate_sql(vendor: str, with_contacts: bool) -> str:
     return sql + "WHERE c.id IN ({customers}){scope}"
 
 
-def _customer_scope_sql(user: Any) -> tuple[str, list[Any]] | None:
-    """`restrict()`'s condition for customers as SQL on alias `c` ("" for everything), None
-    when the user sees nothing. Hits are re-checked against it: the token table's copied owner
-    only narrows the candidates."""
+def _customer_scope_sql(user: Any, customer_ids: list[int]) -> tuple[str, list[Any]] | None:
+    """`restrict()`'s condition for the hit customers as SQL on alias `c` ("" for everything),
+    None when the user sees nothing. Hits are re-checked against it: the token table's copied
+    owner only narrows the candidates. The subquery is limited to the hits' ids: unbounded,
+    SQLite materialised all of a rep's customers (~4 ms for 10,000) on every search."""
     condition = scope_q(Customer, user)
     if condition is None:
         return "", []
     if condition == Q(pk__in=[]):
         return None
-    sql, params = restrict(Customer.objects.all(), user).values("pk").query.sql_with_params()
+    visible = restrict(Customer.objects.filter(pk__in=customer_ids), user).values("pk")
+    sql, params = visible.query.sql_with_params()
     return f" AND c.id IN ({sql})", list(params)
 
 
@@ -480,10 +482,10 @@ def _hydrate(rows: list[Row], user: Any) -> list[SearchHit]:
     """The hits as model instances (only the columns above loaded; stage, owner and the
     contact's customer attached), in `rows` order, minus customers `restrict()` hides:
     one statement."""
-    scope = _customer_scope_sql(user)
+    customer_ids = list(dict.fromkeys(c for c, _ in rows))
+    scope = _customer_scope_sql(user, customer_ids)
     if scope is None:
         return []
-    customer_ids = list(dict.fromkeys(c for c, _ in rows))
     contact_ids = list(dict.fromkeys(k for _, k in rows if k))
     sql = _hydrate_sql(connection.vendor, bool(contact_ids)).format(
         contacts=", ".join(["%s"] * len(contact_ids)), customers=", ".join(["%s"] * len(customer_ids)),
