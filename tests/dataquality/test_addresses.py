@@ -228,6 +228,9 @@ def test_changes(raw: str, changes: tuple[str, ...]) -> None:
         # digits glued to the street are a house number, not a postcode
         ("北京市朝阳区建国路100022号", "", "北京市朝阳区建国路100022号"),
         ("北京市朝阳区建国路88号1203室", "", "北京市朝阳区建国路88号1203室"),
+        # a postcode at both ends, or two at the end: neither is taken, nothing is dropped
+        ("100022 北京市朝阳区建国路88号 100022", "", "100022 北京市朝阳区建国路88号 100022"),
+        ("北京市朝阳区建国路88号 100022 100023", "", "北京市朝阳区建国路88号100022 100023"),
     ],
 )
 def test_postcode_moves_to_its_own_field(raw: str, postcode: str, value: str) -> None:

@@ -81,6 +81,9 @@ _POSTCODE_HEAD = re.compile(r"(?:邮编|邮政编码)?[:：]?\s*([0-8]\d{5})(?:\
 _POSTCODE_TAIL = re.compile(
     r"(?:\s*[,，、(（]?\s*(?:邮编|邮政编码)\s*[:：]?\s*|\s*[(（]\s*|\s+|[,，、]\s*)([0-8]\d{5})\s*[)）]?$"
 )
+# another six digits just before a trailing postcode, however separated: neither is taken
+# (after spaces are squeezed a second pass must see the same)
+_SIX_DIGITS_BEFORE = re.compile(r"\d{6}(?:[\s,，、:：()（）]|邮编|邮政编码)*$")
 _POSTCODE_LAST = frozenset("0123456789)）")
 _DETAIL_LEAD = " ,，、;；:：-—"
 
@@ -154,14 +157,16 @@ def normalize_address(raw: str, *, aliases: Mapping[str, str] | None = None) -> 
     if m is not None:
         text = text[m.end() :]
         changes.append("address.label_removed")
-    if text and (text[0].isdigit() or text[0] == "邮"):
-        m = _POSTCODE_HEAD.match(text)
-        if m is not None:
-            postcode, text = m.group(1), text[m.end() :]
-    m = _POSTCODE_TAIL.search(text) if text and text[-1] in _POSTCODE_LAST else None
-    if m is not None and not postcode and m.start() > 0 and not _POSTCODE_TAIL.search(text, 0, m.start()):
-        # (two trailing six-digit groups: neither is taken, so a second pass finds the same)
-        postcode, text = m.group(1), text[: m.start()]
+    head = _POSTCODE_HEAD.match(text) if text and (text[0].isdigit() or text[0] == "邮") else None
+    tail = _POSTCODE_TAIL.search(text) if text and text[-1] in _POSTCODE_LAST else None
+    if tail is not None and (tail.start() == 0 or _SIX_DIGITS_BEFORE.search(text, 0, tail.start())):
+        tail = None  # two six-digit groups at the end: which is the postcode? neither is taken
+    # one postcode at the start or at the end; with both, neither (nothing is dropped, and a second
+    # pass sees the same)
+    if head is not None and tail is None:
+        postcode, text = head.group(1), text[head.end() :]
+    elif tail is not None and head is None:
+        postcode, text = tail.group(1), text[: tail.start()]
     if postcode:
         changes.append("address.postcode_removed")
     text = text.strip()
@@ -249,7 +254,7 @@ def _english_order(text: str, table: AliasTable) -> tuple[Parse, str, str] | Non
     p = parse_prefix(detail, aliases=table, state=p)
     detail = detail[p.end :].lstrip(_DETAIL_LEAD)
     m = _POSTCODE_TAIL.search(detail)
-    if m is not None and m.start() > 0 and not _POSTCODE_TAIL.search(detail, 0, m.start()):
+    if m is not None and m.start() > 0 and not _SIX_DIGITS_BEFORE.search(detail, 0, m.start()):
         postcode, detail = postcode or m.group(1), detail[: m.start()]
     return p, detail, postcode
 
