@@ -81,7 +81,7 @@ def test_customer_create_returns_201_with_the_full_item(sales_api, sales_user):
             "phones": ["010-88886666"],
             "emails": ["info@fenyang.cn"],
             "city": "北京市",
-            "credit_code": "91110108MA01ABCD3X",
+            "credit_code": "91110108MA01ABCD3L",
         },
     )
     assert response.status_code == 201, response.content
@@ -164,7 +164,8 @@ def test_service_validation_errors_name_each_field_and_code(sales_api):
     assert response.status_code == 422
     error = error_of(response)
     by_field = {e["field"]: e["code"] for e in error["errors"]}
-    assert by_field == {"name": "required", "emails": "invalid", "stage": "unknown_choice", "credit_code": "invalid"}
+    # An invalid e-mail is kept and flagged (a warning rule by default); a bad credit code blocks.
+    assert by_field == {"name": "required", "stage": "unknown_choice", "credit_code": "invalid"}
     assert error["field"] in by_field
     assert all(e["message"] for e in error["errors"])
     assert "名称为必填项".encode() in response.content  # UTF-8, not \\u escapes
@@ -425,9 +426,9 @@ def test_contact_crud(sales_api, sales_user):
     assert [c["id"] for c in listed["items"]] == [contact_id]
     assert listed["total"] == 1
 
-    bad = sales_api.patch(f"/contacts/{contact_id}", {"version": 1, "email": "nope"})
+    bad = sales_api.patch(f"/contacts/{contact_id}", {"version": 1, "birthday": "nope"})
     assert bad.status_code == 422
-    assert error_of(bad)["field"] == "email"
+    assert error_of(bad)["field"] == "birthday"
 
     patched = sales_api.patch(f"/contacts/{contact_id}", {"version": 1, "title": "总经理"})
     assert patched.status_code == 200
@@ -462,7 +463,10 @@ def test_notes_and_timeline(sales_api, sales_user):
     kinds = [e["kind"] for e in timeline]
     assert set(kinds) == {"note", "audit.update", "audit.create"}
     update = next(e for e in timeline if e["kind"] == "audit.update")
-    assert update["changes"] == [{"field": "city", "old": "", "new": "武汉市"}]
+    # Setting the city fills its province (address normalisation); both changes are recorded.
+    assert update["changes"] == [
+        {"field": "province", "old": "", "new": "湖北省"}, {"field": "city", "old": "", "new": "武汉市"},
+    ]
 
 
 # Bulk operations -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from kehu.customers import demo
 from kehu.customers.models import Contact, Customer, Note, SearchToken
 from kehu.customers.search import reindex_all, search
 from kehu.customers.selectors import customer_timeline
-from kehu.customers.validation import Collector, clean_credit_code
+from kehu.dataquality.normalize.identifiers import normalize_credit_code
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
@@ -57,9 +57,8 @@ def test_dataset_looks_like_a_chinese_sales_organisation():
     for company in companies:
         assert company.name.endswith(("公司", "有限公司"))
         assert demo.credit_code_is_valid(company.credit_code)
-        errors = Collector()
-        assert clean_credit_code(company.credit_code, "credit_code", errors) == company.credit_code
-        assert errors.errors == []
+        checked = normalize_credit_code(company.credit_code)
+        assert checked.value == company.credit_code and checked.valid and not checked.problems
         assert company.contacts and [k.is_primary for k in company.contacts].count(True) == 1
     for person in persons:
         assert person.credit_code == "" and person.contacts == []

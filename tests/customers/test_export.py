@@ -33,14 +33,17 @@ def test_export_includes_custom_fields_and_only_visible_customers(admin_user):
         acting_user=admin_user, target="customer", key="budget", label_zh="预算", field_type="money"
     )
     rep, other = UserFactory(), UserFactory()
-    services.customer_create(acting_user=rep, data={"name": '=HYPERLINK("http://x")', "custom": {"budget": "12.5"}})
+    hostile = services.customer_create(
+        acting_user=rep, data={"name": '=HYPERLINK("http://x")', "custom": {"budget": "12.5"}}
+    )
+    assert hostile.name.startswith("=HYPERLINK")  # stored as typed (canonical spacing), escaped on export
     CustomerFactory(owner=other, name="别人的客户")
 
     rows = _read_csv(rep)
     header, data = rows[0], rows[1:]
     assert header[-1] == "预算"
     assert len(data) == 1
-    assert data[0][header.index("名称")] == '\'=HYPERLINK("http://x")'
+    assert data[0][header.index("名称")] == "'" + hostile.name
     assert data[0][-1] == "12.50"
     assert len(_read_csv(admin_user)) == 3  # header + both customers
 

@@ -186,10 +186,22 @@ def test_contact_fields_are_validated(sales_user):
         services.contact_create(acting_user=sales_user, customer=customer, data={
             "name": "", "mobile": "abc", "email": "not-mail", "decision_role": "boss",
         })
-    assert _codes(excinfo) == {
-        "name": ErrorCode.REQUIRED, "mobile": ErrorCode.INVALID, "email": ErrorCode.INVALID,
-        "decision_role": ErrorCode.UNKNOWN_CHOICE,
-    }
+    # Invalid mobile/e-mail are warnings by default (kept and flagged); admins can make them errors.
+    assert _codes(excinfo) == {"name": ErrorCode.REQUIRED, "decision_role": ErrorCode.UNKNOWN_CHOICE}
+    assert Contact.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_contact_format_rules_block_when_the_admin_makes_them_errors(sales_user):
+    from kehu.dataquality.models import ValidationRule
+
+    ValidationRule.objects.filter(target="contact", rule_type="valid").update(severity="error")
+    customer = CustomerFactory(owner=sales_user)
+    with pytest.raises(ValidationFailed) as excinfo:
+        services.contact_create(acting_user=sales_user, customer=customer, data={
+            "name": "张三", "mobile": "abc", "email": "not-mail",
+        })
+    assert _codes(excinfo) == {"mobile": ErrorCode.INVALID, "email": ErrorCode.INVALID}
     assert Contact.objects.count() == 0
 
 

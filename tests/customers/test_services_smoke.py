@@ -19,7 +19,9 @@ def test_customer_create_records_audit_and_update_bumps_version(sales_user):
     )
     assert updated.version == 2
     event = AuditEvent.objects.get(object_id=customer.pk, action="update")
-    assert event.changes == [{"field": "city", "old": "", "new": "北京市"}]
+    assert event.changes == [
+        {"field": "province", "old": "", "new": "北京市"}, {"field": "city", "old": "", "new": "北京市"},
+    ]
 
     with pytest.raises(VersionConflict):
         services.customer_update(acting_user=sales_user, customer=customer, data={"city": "上海"}, expected_version=1)
@@ -28,8 +30,8 @@ def test_customer_create_records_audit_and_update_bumps_version(sales_user):
 @pytest.mark.django_db
 def test_customer_create_rejects_blank_name_and_writes_nothing(sales_user):
     with pytest.raises(ValidationFailed) as excinfo:
-        services.customer_create(acting_user=sales_user, data={"name": "  ", "emails": ["not-an-email"]})
-    assert {e.field for e in excinfo.value.errors} == {"name", "emails"}
+        services.customer_create(acting_user=sales_user, data={"name": "  ", "credit_code": "123"})
+    assert {e.field for e in excinfo.value.errors} == {"name", "credit_code"}
     assert AuditEvent.objects.count() == 0
 
 

@@ -43,6 +43,8 @@ from kehu.customers.models import (
 )
 from kehu.customers.pinyin import pinyin_forms
 from kehu.customers.services import CUSTOMER_FIELDS
+from kehu.dataquality.cleaning import clean_contact_fields, clean_customer_fields
+from kehu.dataquality.services import quality_check_all
 
 DEMO_PASSWORD = "kehu-demo"  # noqa: S105 — documented demo-only password
 DEFAULT_SEED = 2024
@@ -491,6 +493,17 @@ def _ensure_custom_fields() -> None:
     )
 
 
+def _canonicalise(customer: Customer) -> None:
+    """Demo rows are stored as the services would store them (canonical phones with E.164, core
+    name, address parts), so the demo shows what real data looks like after entry."""
+    fields = ("name", "phones", "emails", "province", "city", "district", "address", "credit_code", "website")
+    cleaned = clean_customer_fields({f: getattr(customer, f) for f in fields}, kind=customer.kind, aliases={})
+    for name, value in cleaned.values.items():
+        if not name.startswith("_"):
+            setattr(customer, name, value)
+    customer.name_pinyin, customer.name_initials = pinyin_forms(customer.name, is_person=customer.kind == "person")
+
+
 def _set_datetimes(model: type, column: str, values: dict[int, dt.datetime], batch: int = 500) -> None:
     """One UPDATE ... CASE per batch for columns bulk_create can't set (auto_now_add)."""
     items = list(values.items())
@@ -531,6 +544,8 @@ def load_dataset(dataset: DemoDataset, *, progress: Callable[[str], None] | None
                 version=1 if row.updated_at == row.created_at else 2,
             )
         )
+    for customer in customers:
+        _canonicalise(customer)
     Customer.objects.bulk_create(customers, batch_size=500)
     say(f"客户：{len(customers)}")
 
@@ -547,6 +562,10 @@ def load_dataset(dataset: DemoDataset, *, progress: Callable[[str], None] | None
                     created_by=customer.owner, updated_by=customer.owner,
                 )
             )
+    for contact in contacts:
+        cleaned = clean_contact_fields({"mobile": contact.mobile, "phone": contact.phone, "email": contact.email})
+        for name, value in cleaned.values.items():
+            setattr(contact, name, value)
     Contact.objects.bulk_create(contacts, batch_size=500)
     say(f"联系人：{len(contacts)}")
 
@@ -571,6 +590,8 @@ def load_dataset(dataset: DemoDataset, *, progress: Callable[[str], None] | None
 
     tokens = _index(customers, contacts)
     say(f"搜索索引：{tokens} 个词条")
+    checked = quality_check_all()
+    say(f"数据质量评分：{checked} 个客户")
     return LoadResult(
         users=len(users), customers=len(customers), contacts=len(contacts), notes=len(notes), tokens=tokens,
         usernames=[u.username for u in dataset.users],

@@ -24,6 +24,7 @@ from kehu.customers.models import (
     CustomFieldDefinition,
     CustomFieldTarget,
     CustomFieldType,
+    Gender,
     Note,
     PicklistKind,
     PicklistOption,
@@ -33,14 +34,14 @@ from kehu.customers.models import (
 from kehu.customers.pinyin import pinyin_forms
 from kehu.customers.validation import (
     Collector,
-    clean_credit_code,
     clean_custom_values,
     clean_date,
-    clean_emails,
-    clean_phones,
     clean_picklist,
     clean_text,
 )
+from kehu.dataquality import quality, rules
+from kehu.dataquality.cleaning import FieldProblem, city_aliases, clean_contact_fields, clean_customer_fields
+from kehu.dataquality.normalize.base import Problem
 
 CUSTOMER_FIELDS = [
     "kind",
@@ -61,11 +62,15 @@ CUSTOMER_FIELDS = [
     "address",
     "birthday",
     "credit_code",
+    "id_number",
+    "gender",
+    "salutation",
     "notes",
     "custom",
 ]
 CONTACT_FIELDS = [
     "name",
+    "salutation",
     "title",
     "decision_role",
     "mobile",
@@ -136,26 +141,38 @@ def _apply_customer_data(customer: Customer, data: Mapping[str, Any], *, acting_
         ("city", 50),
         ("district", 50),
         ("address", 300),
+        ("id_number", 30),
+        ("salutation", 20),
     ):
         if field in data:
             setattr(customer, field, clean_text(data[field], max_length=max_length))
     if "notes" in data:
         customer.notes = clean_text(data["notes"], max_length=20000)
+    if "gender" in data:
+        gender = clean_text(data["gender"], max_length=10)
+        if gender and gender not in Gender.values:
+            errors.add("gender", ErrorCode.UNKNOWN_CHOICE, _("未知的性别：%(value)s") % {"value": gender})
+        else:
+            customer.gender = gender
     for field, kind in _PICKLIST_FIELDS.items():
         if field in data:
             setattr(customer, field, clean_picklist(data[field], kind, field, errors))
     if "phones" in data:
-        customer.phones = clean_phones(data["phones"], "phones", errors)
+        customer.phones = _as_list(data["phones"])
     if "emails" in data:
-        customer.emails = clean_emails(data["emails"], "emails", errors)
+        customer.emails = _as_list(data["emails"])
     if "birthday" in data:
         customer.birthday = clean_date(data["birthday"], "birthday", errors)
     if "credit_code" in data:
-        customer.credit_code = clean_credit_code(data["credit_code"], "credit_code", errors)
+        customer.credit_code = clean_text(data["credit_code"], max_length=30)
+
+    problems = _normalise_customer(customer, data, creating=creating)
     if customer.kind == CustomerKind.COMPANY and customer.birthday:
         errors.add("birthday", ErrorCode.INVALID, _("企业客户没有生日字段"))
     if customer.kind == CustomerKind.PERSON and customer.credit_code:
         errors.add("credit_code", ErrorCode.INVALID, _("个人客户没有统一社会信用代码"))
+    if customer.kind == CustomerKind.COMPANY and customer.id_number:
+        errors.add("id_number", ErrorCode.INVALID, _("企业客户没有身份证号"))
 
     if "owner" in data:
         owner = _resolve_user(data["owner"], "owner", errors)
@@ -184,11 +201,62 @@ def _apply_customer_data(customer: Customer, data: Mapping[str, Any], *, acting_
             errors=errors,
             user_exists=_user_exists,
         )
+    outcome = rules.check_rules(
+        target="customer",
+        record=customer,
+        customer_kind=customer.kind,
+        stage_id=customer.stage_id,
+        problems=problems,
+        customer_id=customer.pk,
+        user=acting_user,
+    )
+    errors.errors.extend(outcome.errors)
     if errors.errors:
         raise ValidationFailed(errors.errors)
+    customer.quality_warnings = outcome.warnings  # type: ignore[attr-defined]  # shown by the form after saving
     customer.name_pinyin, customer.name_initials = pinyin_forms(
         customer.name, is_person=customer.kind == CustomerKind.PERSON
     )
+
+
+def _as_list(value: Any) -> list[str]:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value if v not in (None, "")]
+
+
+_NORMALISED_CUSTOMER_FIELDS = {"name", "phones", "emails", "province", "city", "district", "address",
+                               "credit_code", "id_number", "website"}
+
+
+def _normalise_customer(customer: Customer, data: Mapping[str, Any], *, creating: bool) -> list[FieldProblem]:
+    """Canonical forms of the given fields (dataquality normalisers); returns their problems."""
+    given = set(data) & _NORMALISED_CUSTOMER_FIELDS
+    if creating or "kind" in data:
+        given.add("name")
+    if given & {"province", "city", "district", "address"}:
+        given |= {"province", "city", "district", "address"}
+    raw = {name: getattr(customer, name) for name in given}
+    cleaned = clean_customer_fields(raw, kind=customer.kind, aliases=city_aliases() if "city" in given else None)
+    values = cleaned.values
+    birthday, gender = values.pop("_id_birthday", None), values.pop("_id_gender", "")
+    if "salutation" in data:  # an explicit salutation wins over one split off the name
+        values.pop("salutation", None)
+    elif customer.kind != CustomerKind.PERSON:
+        values["salutation"] = ""
+    for name, value in values.items():
+        setattr(customer, name, value)
+    problems = list(cleaned.problems)
+    if birthday:
+        if customer.birthday is None and "birthday" not in data:
+            customer.birthday = birthday
+        elif customer.birthday and customer.birthday != birthday:
+            problems.append(FieldProblem("id_number", Problem("id_number.birthday_mismatch", customer.id_number)))
+    if gender and not customer.gender and "gender" not in data:
+        customer.gender = gender
+    return problems
 
 
 def _resolve_user(value: Any, field: str, errors: Collector) -> User | None:
@@ -244,6 +312,7 @@ def customer_create(*, acting_user: User, data: Mapping[str, Any]) -> Customer:
         changes.append({"field": "tags", "old": [], "new": sorted(t.name for t in tags)})
     audit.record_event(actor=acting_user, action="create", obj=customer, customer_id=customer.pk, changes=changes)
     search.index_customer(customer)
+    quality.customer_quality_refresh(customer)
     return customer
 
 
@@ -281,6 +350,7 @@ def customer_update(
     locked.refresh_from_db(fields=["version"])
     audit.record_event(actor=acting_user, action="update", obj=locked, customer_id=locked.pk, changes=changes)
     search.index_customer(locked)
+    quality.customer_quality_refresh(locked)
     return locked
 
 
@@ -354,7 +424,9 @@ def customers_bulk_change_owner(*, acting_user: User, customer_ids: Iterable[int
 # Contacts -------------------------------------------------------------------------------------
 
 
-def _apply_contact_data(contact: Contact, data: Mapping[str, Any], *, creating: bool) -> None:
+def _apply_contact_data(
+    contact: Contact, data: Mapping[str, Any], *, creating: bool, acting_user: User | None = None
+) -> None:
     errors = Collector()
     for field in sorted(set(data) - set(CONTACT_FIELDS) - {"customer"}):
         errors.add(field, ErrorCode.INVALID, _("未知字段：%(field)s") % {"field": field})
@@ -367,13 +439,16 @@ def _apply_contact_data(contact: Contact, data: Mapping[str, Any], *, creating: 
             setattr(contact, field, clean_text(data[field], max_length=max_length))
     if "notes" in data:
         contact.notes = clean_text(data["notes"], max_length=20000)
-    for field in ("mobile", "phone"):
-        if field in data:
-            phones = clean_phones(data[field], field, errors)
-            setattr(contact, field, phones[0] if phones else "")
-    if "email" in data:
-        emails = clean_emails(data["email"], "email", errors)
-        contact.email = emails[0] if emails else ""
+    if "salutation" in data:
+        contact.salutation = clean_text(data["salutation"], max_length=20)
+    given = {
+        name: clean_text(data[name], max_length=254) for name in ("name", "mobile", "phone", "email") if name in data
+    }
+    cleaned = clean_contact_fields(given)
+    if "salutation" in data:
+        cleaned.values.pop("salutation", None)
+    for name, value in cleaned.values.items():
+        setattr(contact, name, value[:100] if name == "name" else value)
     if "birthday" in data:
         contact.birthday = clean_date(data["birthday"], "birthday", errors)
     if "decision_role" in data:
@@ -391,8 +466,20 @@ def _apply_contact_data(contact: Contact, data: Mapping[str, Any], *, creating: 
             errors=errors,
             user_exists=_user_exists,
         )
+    customer = contact.customer
+    outcome = rules.check_rules(
+        target="contact",
+        record=contact,
+        customer_kind=customer.kind,
+        stage_id=customer.stage_id,
+        problems=cleaned.problems,
+        customer_id=customer.pk,
+        user=acting_user,
+    )
+    errors.errors.extend(outcome.errors)
     if errors.errors:
         raise ValidationFailed(errors.errors)
+    contact.quality_warnings = outcome.warnings  # type: ignore[attr-defined]
     contact.name_pinyin, contact.name_initials = pinyin_forms(contact.name, is_person=True)
 
 
@@ -407,7 +494,7 @@ def _keep_one_primary(contact: Contact) -> None:
 def contact_create(*, acting_user: User, customer: Customer, data: Mapping[str, Any]) -> Contact:
     customer = customer_visible_or_404(user=acting_user, customer_id=customer.pk)
     contact = Contact(customer=customer, created_by=acting_user, updated_by=acting_user)
-    _apply_contact_data(contact, data, creating=True)
+    _apply_contact_data(contact, data, creating=True, acting_user=acting_user)
     if not Contact.objects.filter(customer=customer).exists():
         contact.is_primary = True
     contact.save()
@@ -420,6 +507,7 @@ def contact_create(*, acting_user: User, customer: Customer, data: Mapping[str, 
         changes=audit.diff_values({}, _snapshot(contact, CONTACT_FIELDS), CONTACT_FIELDS),
     )
     search.index_contact(contact)
+    quality.customer_quality_refresh(customer)
     return contact
 
 
@@ -433,7 +521,7 @@ def contact_update(
     if expected_version is not None and locked.version != expected_version:
         raise VersionConflict(_("该联系人已被他人修改，请刷新后再改"))
     before = _snapshot(locked, CONTACT_FIELDS)
-    _apply_contact_data(locked, data, creating=False)
+    _apply_contact_data(locked, data, creating=False, acting_user=acting_user)
     changes = audit.diff_values(before, _snapshot(locked, CONTACT_FIELDS), CONTACT_FIELDS)
     if not changes:
         return locked
@@ -445,6 +533,7 @@ def contact_update(
     _keep_one_primary(locked)
     audit.record_event(actor=acting_user, action="update", obj=locked, customer_id=locked.customer_id, changes=changes)
     search.index_contact(locked)
+    quality.customer_quality_refresh(locked.customer)
     return locked
 
 
@@ -460,7 +549,9 @@ def contact_delete(*, acting_user: User, contact: Contact) -> None:
         customer_id=locked.customer_id,
         changes=audit.diff_values(_snapshot(locked, CONTACT_FIELDS), {}, CONTACT_FIELDS),
     )
+    customer = locked.customer
     locked.delete()
+    quality.customer_quality_refresh(customer)
 
 
 # Notes ----------------------------------------------------------------------------------------
@@ -473,7 +564,8 @@ def note_create(*, acting_user: User, customer: Customer, body: str) -> Note:
     if not text:
         raise ValidationFailed([_field_error("body", ErrorCode.REQUIRED, _("备注内容不能为空"))])
     note = Note.objects.create(customer=customer, body=text, author=acting_user)
-    Customer.objects.filter(pk=customer.pk).update(updated_at=timezone.now())
+    now = timezone.now()
+    Customer.objects.filter(pk=customer.pk).update(updated_at=now, last_activity_at=now)
     return note
 
 

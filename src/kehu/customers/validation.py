@@ -12,7 +12,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.utils.translation import gettext as _
-from email_validator import EmailNotValidError, validate_email
 
 from kehu.core.errors import ErrorCode, FieldError
 from kehu.customers.models import CustomFieldDefinition, CustomFieldType, PicklistOption
@@ -49,30 +48,6 @@ def clean_list(value: Any) -> list[str]:
     return list(seen)
 
 
-def clean_phones(value: Any, field: str, errors: Collector) -> list[str]:
-    phones = clean_list(value)
-    for phone in phones:
-        digits = re.sub(r"\D", "", phone.translate(_FULLWIDTH_DIGITS))
-        if not _PHONE_ALLOWED.match(phone) or len(digits) < 5:
-            errors.add(field, ErrorCode.INVALID, _("电话号码格式不正确：%(value)s") % {"value": phone})
-    return phones
-
-
-_FULLWIDTH_DIGITS = {ord(c): ord("0") + i for i, c in enumerate("０１２３４５６７８９")}
-
-
-def clean_emails(value: Any, field: str, errors: Collector) -> list[str]:
-    cleaned = []
-    for email in clean_list(value):
-        try:
-            result = validate_email(email, check_deliverability=False)
-            cleaned.append(result.normalized)
-        except EmailNotValidError:
-            errors.add(field, ErrorCode.INVALID, _("邮箱格式不正确：%(value)s") % {"value": email})
-            cleaned.append(email)
-    return cleaned
-
-
 def clean_date(value: Any, field: str, errors: Collector) -> dt.date | None:
     if value in (None, ""):
         return None
@@ -87,30 +62,23 @@ def clean_date(value: Any, field: str, errors: Collector) -> dt.date | None:
         return None
 
 
-def clean_credit_code(value: Any, field: str, errors: Collector) -> str:
-    code = clean_text(value, max_length=30).upper().replace(" ", "")
-    if code and not _CREDIT_CODE.match(code):
-        errors.add(field, ErrorCode.INVALID, _("统一社会信用代码应为 18 位字母或数字：%(value)s") % {"value": code})
-    return code
-
-
 def clean_picklist(value: Any, kind: str, field: str, errors: Collector) -> PicklistOption | None:
+    """An option by id, code, label (either language) or an admin-kept synonym (百度 → 百度推广),
+    insensitive to case, width and spacing; unknown values are errors, never invented options."""
     if value in (None, ""):
         return None
     if isinstance(value, PicklistOption):
         option = value if value.kind == kind else None
     else:
+        from kehu.dataquality.cleaning import match_picklist_value
+
         text = str(value).strip()
-        lookup = PicklistOption.objects.filter(kind=kind)
         option = None
         if text.isdigit():
-            option = lookup.filter(pk=int(text)).first()
-        option = (
-            option
-            or lookup.filter(code=text).first()
-            or lookup.filter(label_zh=text).first()
-            or (lookup.filter(label_en__iexact=text).first())
-        )
+            option = PicklistOption.objects.filter(kind=kind, pk=int(text)).first()
+        if option is None:
+            match = match_picklist_value(text, kind)
+            option = PicklistOption.objects.filter(pk=match.option_id).first() if match.option_id else None
     if option is None:
         errors.add(field, ErrorCode.UNKNOWN_CHOICE, _("未知的选项：%(value)s") % {"value": value})
     return option
