@@ -131,3 +131,35 @@ def test_choice_values_removed_from_a_custom_field_land_in_the_unknown_picklist_
     issue = QualityIssue.objects.get(customer=customer, code="picklist.unknown")
     assert (issue.field, issue.value) == ("custom.size", "l")
     assert list(selectors.queue_customers(user=sales_user, key="unknown_picklist")) == [customer]
+
+
+def _issue_rows() -> list[tuple]:
+    rows = QualityIssue.objects.values_list("customer_id", "contact_id", "code", "field", "value", "hint")
+    return sorted(rows, key=lambda row: tuple("" if v is None else str(v) for v in row))
+
+
+@pytest.mark.django_db
+def test_batch_refresh_equals_one_by_one_and_costs_a_fixed_number_of_queries(sales_user):
+    customers = [
+        services.customer_create(acting_user=sales_user, data={"name": f"批量{i}公司", "phones": ["13900001111"],
+                                                               "emails": ["x@qq.con"] if i % 2 else []})
+        for i in range(6)
+    ]
+    ContactFactory(customer=customers[0], mobile="abc")
+    for customer in customers:
+        quality.customer_quality_refresh(customer)
+    one_by_one_issues = _issue_rows()
+    scores = dict(Customer.objects.values_list("id", "quality_score"))
+    QualityIssue.objects.all().delete()
+    fresh = list(Customer.objects.filter(pk__in=[c.pk for c in customers]).order_by("pk"))
+    quality.quality_settings()  # settings row exists; not part of the count
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as small:
+        quality.customers_quality_refresh(fresh[:2])
+    with CaptureQueriesContext(connection) as large:
+        quality.customers_quality_refresh(fresh)
+    assert len(large) == len(small) <= 13  # rules, choices, contacts, bounced, keys, duplicates, issues, scores
+    assert _issue_rows() == one_by_one_issues
+    assert dict(Customer.objects.values_list("id", "quality_score")) == scores

@@ -5,7 +5,7 @@ reasons. Runs after every save and over everything in `kehu normalize` and the n
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,7 +76,9 @@ def last_touch(customer: Any) -> dt.datetime:
     return max(times)
 
 
-def stored_value_problems(customer: Any, contacts: Sequence[Any]) -> list[FieldProblem]:
+def stored_value_problems(
+    customer: Any, contacts: Sequence[Any], choice_fields: Mapping[str, set[str]] | None = None
+) -> list[FieldProblem]:
     """Problems of the values as stored (normalisers are idempotent, so a clean value has none)."""
     found: list[FieldProblem] = []
     for phone in customer.phones or []:
@@ -97,27 +99,32 @@ def stored_value_problems(customer: Any, contacts: Sequence[Any]) -> list[FieldP
     for contact in contacts:
         cleaned = clean_contact_fields({"mobile": contact.mobile, "phone": contact.phone, "email": contact.email})
         found += [FieldProblem(f"contact.{p.field}", p.problem) for p in cleaned.problems]
-    found += _unknown_choices(customer)
+    found += _unknown_choices(customer, choice_fields if choice_fields is not None else choice_field_values())
     return found
 
 
-def _unknown_choices(customer: Any) -> list[FieldProblem]:
-    """Stored values of choice fields whose option an admin has since removed."""
-    if not customer.custom:
-        return []
+def choice_field_values() -> dict[str, set[str]]:
+    """{custom field key: allowed values} of the customers' choice fields."""
     from kehu.customers.models import CustomFieldDefinition, CustomFieldType
 
+    return {
+        key: {str(c.get("value")) for c in choices}
+        for key, choices in CustomFieldDefinition.objects.filter(
+            target="customer", field_type__in=[CustomFieldType.CHOICE, CustomFieldType.MULTI_CHOICE]
+        ).values_list("key", "choices")
+    }
+
+
+def _unknown_choices(customer: Any, choice_fields: Mapping[str, set[str]]) -> list[FieldProblem]:
+    """Stored values of choice fields whose option an admin has since removed."""
     found = []
-    definitions = CustomFieldDefinition.objects.filter(
-        target="customer", key__in=list(customer.custom),
-        field_type__in=[CustomFieldType.CHOICE, CustomFieldType.MULTI_CHOICE],
-    )
-    for definition in definitions:
-        allowed = {str(c.get("value")) for c in definition.choices}
-        stored = customer.custom.get(definition.key)
+    for key, stored in (customer.custom or {}).items():
+        allowed = choice_fields.get(key)
+        if allowed is None:
+            continue
         for value in stored if isinstance(stored, list) else [stored]:
             if value not in (None, "") and str(value) not in allowed:
-                found.append(FieldProblem(f"custom.{definition.key}", Problem("picklist.unknown", str(value))))
+                found.append(FieldProblem(f"custom.{key}", Problem("picklist.unknown", str(value))))
     return found
 
 
@@ -205,6 +212,52 @@ def _present(customer: Any, key_fields: Sequence[str], contact_count: int) -> di
     return present
 
 
+def _assess(
+    customer: Any,
+    contacts: Sequence[Any],
+    *,
+    settings: QualitySettings,
+    choice_fields: Mapping[str, set[str]],
+    bounced: set[str],
+) -> tuple[list[QualityIssue], list[MatchKey], dict[str, bool]]:
+    """Issues (except duplicates, which need the other records' keys), match keys, key-field presence."""
+    issues: list[QualityIssue] = []
+    for item in stored_value_problems(customer, contacts, choice_fields):
+        contact = _contact_of(item, contacts)
+        issues.append(QualityIssue(customer=customer, contact=contact, code=item.problem.code,
+                                   field=item.field, value=item.problem.value[:300], hint=item.problem.hint[:300]))
+    present = _present(customer, key_fields_for(settings, customer.kind), len(contacts))
+    for name, ok in present.items():
+        if not ok:
+            issues.append(QualityIssue(customer=customer, code=f"missing.{name}", field=name))
+    for email in sorted(_emails_of(customer, contacts) & bounced):
+        issues.append(QualityIssue(customer=customer, code="email.bounced", field="emails", value=email))
+    return issues, match_keys(customer, contacts), present
+
+
+def _emails_of(customer: Any, contacts: Sequence[Any]) -> set[str]:
+    return {e.lower() for e in customer.emails or []} | {c.email.lower() for c in contacts if c.email}
+
+
+def _report(
+    customer: Any, issues: list[QualityIssue], present: dict[str, bool], settings: QualitySettings, now: dt.datetime
+) -> QualityReport:
+    days = max(0, (now - last_touch(customer)).days)
+    score, completeness, validity, freshness, reasons = score_customer(
+        present=present,
+        problems=[i.code for i in issues if not i.code.startswith("missing.")],
+        days_since_touch=days,
+        stale_days=settings.stale_days,
+    )
+    return QualityReport(score=score, completeness=completeness, validity=validity, freshness=freshness,
+                         days_since_touch=days, reasons=reasons, issues=issues)
+
+
+def _warning_unique_rules() -> list[ValidationRule]:
+    return list(ValidationRule.objects.filter(is_active=True, rule_type=RuleType.UNIQUE,
+                                              severity=RuleSeverity.WARNING))
+
+
 def customer_quality_refresh(
     customer: Any,
     *,
@@ -214,89 +267,108 @@ def customer_quality_refresh(
     save: bool = True,
 ) -> QualityReport:
     """Recompute the customer's issues, match keys and score; with `save` they replace the stored ones."""
+    if save and customer.pk:
+        return customers_quality_refresh([customer], settings=settings, unique_rules=unique_rules, now=now)[0]
     settings = settings or quality_settings()
     now = now or timezone.now()
     contacts = list(customer.contacts.all()) if customer.pk else []
-    problems = stored_value_problems(customer, contacts)
-    issues: list[QualityIssue] = []
-    for item in problems:
-        contact = _contact_of(item, contacts)
-        issues.append(QualityIssue(customer=customer, contact=contact, code=item.problem.code,
-                                   field=item.field, value=item.problem.value[:300], hint=item.problem.hint[:300]))
-    key_fields = key_fields_for(settings, customer.kind)
-    present = _present(customer, key_fields, len(contacts))
-    for name, ok in present.items():
-        if not ok:
-            issues.append(QualityIssue(customer=customer, code=f"missing.{name}", field=name))
-    emails = {e.lower() for e in customer.emails or []} | {c.email.lower() for c in contacts if c.email}
-    if emails:
-        for email in BouncedEmail.objects.filter(email__in=emails).values_list("email", flat=True):
-            issues.append(QualityIssue(customer=customer, code="email.bounced", field="emails", value=email))
-    keys = match_keys(customer, contacts)
-    if unique_rules is None:
-        unique_rules = list(ValidationRule.objects.filter(
-            is_active=True, rule_type=RuleType.UNIQUE, severity=RuleSeverity.WARNING))
-    if customer.pk and unique_rules:
-        issues += _duplicate_issues(customer, keys, unique_rules)
-
-    touched = last_touch(customer)
-    days = max(0, (now - touched).days)
-    score, completeness, validity, freshness, reasons = score_customer(
-        present=present,
-        problems=[i.code for i in issues if not i.code.startswith("missing.")],
-        days_since_touch=days,
-        stale_days=settings.stale_days,
-    )
-    report = QualityReport(score=score, completeness=completeness, validity=validity, freshness=freshness,
-                           days_since_touch=days, reasons=reasons, issues=issues)
-    if save and customer.pk:
-        _store(customer, issues, keys, score, now)
-    return report
+    emails = _emails_of(customer, contacts)
+    bounced = set(BouncedEmail.objects.filter(email__in=emails).values_list("email", flat=True)) if emails else set()
+    issues, keys, present = _assess(customer, contacts, settings=settings, choice_fields=choice_field_values(),
+                                    bounced=bounced)
+    rules = _warning_unique_rules() if unique_rules is None else unique_rules
+    if customer.pk and rules:
+        issues += _duplicate_issues({customer.pk: customer}, {customer.pk: keys}, rules).get(customer.pk, [])
+    return _report(customer, issues, present, settings, now)
 
 
-def _duplicate_issues(customer: Any, keys: Sequence[MatchKey], rules: Sequence[ValidationRule]) -> list[QualityIssue]:
+def customers_quality_refresh(
+    customers: Sequence[Any],
+    *,
+    settings: QualitySettings | None = None,
+    unique_rules: Sequence[ValidationRule] | None = None,
+    now: dt.datetime | None = None,
+) -> list[QualityReport]:
+    """The same for a batch of saved customers with a fixed number of queries (contacts, bounced
+    e-mails, duplicates, the replace of issues and keys, the score update), so a nightly check or a
+    normalisation run over a million customers is not a million round trips per step."""
+    from kehu.customers.models import Contact, Customer
+
+    if not customers:
+        return []
+    settings = settings or quality_settings()
+    now = now or timezone.now()
+    rules = _warning_unique_rules() if unique_rules is None else unique_rules
+    ids = [c.pk for c in customers]
+    contacts_of: dict[int, list[Any]] = {pk: [] for pk in ids}
+    for contact in Contact.objects.filter(customer_id__in=ids).order_by("id"):
+        contacts_of[contact.customer_id].append(contact)
+    all_emails = set().union(*(_emails_of(c, contacts_of[c.pk]) for c in customers))
+    bounced = set(BouncedEmail.objects.filter(email__in=all_emails).values_list("email", flat=True)) if all_emails \
+        else set()
+    choice_fields = choice_field_values()
+    assessed = {c.pk: _assess(c, contacts_of[c.pk], settings=settings, choice_fields=choice_fields, bounced=bounced)
+                for c in customers}
+    MatchKey.objects.filter(customer_id__in=ids).delete()
+    MatchKey.objects.bulk_create([key for _issues, keys, _present in assessed.values() for key in keys])
+    duplicates = _duplicate_issues({c.pk: c for c in customers}, {pk: a[1] for pk, a in assessed.items()}, rules) \
+        if rules else {}
+    assigned = {
+        (customer_id, code, field_name, value): user_id
+        for customer_id, code, field_name, value, user_id in QualityIssue.objects.filter(
+            customer_id__in=ids, assigned_to__isnull=False
+        ).values_list("customer_id", "code", "field", "value", "assigned_to_id")
+    }
+    reports = []
+    all_issues: list[QualityIssue] = []
+    for customer in customers:
+        issues, _keys, present = assessed[customer.pk]
+        issues = issues + duplicates.get(customer.pk, [])
+        for issue in issues:
+            issue.assigned_to_id = assigned.get((customer.pk, issue.code, issue.field, issue.value))
+        all_issues += issues
+        report = _report(customer, issues, present, settings, now)
+        customer.quality_score = report.score
+        customer.quality_checked_at = now
+        reports.append(report)
+    QualityIssue.objects.filter(customer_id__in=ids).delete()
+    QualityIssue.objects.bulk_create(all_issues, batch_size=1000)
+    # Not a user edit: no version bump, no updated_at, so freshness and optimistic locking are untouched.
+    Customer.objects.bulk_update(customers, ["quality_score", "quality_checked_at"], batch_size=500)
+    return reports
+
+
+def _duplicate_issues(
+    customers: Mapping[int, Any], keys_of: Mapping[int, Sequence[MatchKey]], rules: Sequence[ValidationRule]
+) -> dict[int, list[QualityIssue]]:
+    """Customers whose unique-checked keys (warning rules) another customer also has."""
     from kehu.dataquality.rules import UNIQUE_KINDS
 
     kinds = {UNIQUE_KINDS.get(rule.field) for rule in rules if rule.target == "customer" or rule.field == "mobile"}
-    wanted = [(k.kind, k.value) for k in keys if k.kind in kinds]
-    if not wanted:
-        return []
-    issues = []
-    by_kind: dict[str, list[str]] = {}
-    for kind, value in wanted:
-        by_kind.setdefault(kind, []).append(value)
-    for kind, values in by_kind.items():
-        clashes = (MatchKey.objects.filter(kind=kind, value__in=values).exclude(customer_id=customer.pk)
-                   .values_list("value", "customer_id").order_by("value", "customer_id"))
-        seen: set[str] = set()
-        for value, other_id in clashes:
-            if value in seen:
+    wanted: dict[str, set[str]] = {}
+    for keys in keys_of.values():
+        for key in keys:
+            if key.kind in kinds:
+                wanted.setdefault(key.kind, set()).add(key.value)
+    holders: dict[tuple[str, str], list[int]] = {}
+    for kind, values in wanted.items():
+        for value, customer_id in (MatchKey.objects.filter(kind=kind, value__in=list(values))
+                                   .values_list("value", "customer_id").order_by("value", "customer_id")):
+            holders.setdefault((kind, value), []).append(customer_id)
+    found: dict[int, list[QualityIssue]] = {}
+    for customer_id, keys in keys_of.items():
+        seen: set[tuple[str, str]] = set()
+        for key in keys:
+            pair = (key.kind, key.value)
+            if key.kind not in kinds or pair in seen:
                 continue
-            seen.add(value)
-            issues.append(QualityIssue(customer=customer, code="unique.duplicate", field=kind, value=value,
-                                       hint=str(other_id)))
-    return issues
-
-
-def _store(customer: Any, issues: list[QualityIssue], keys: list[MatchKey], score: int, now: dt.datetime) -> None:
-    from kehu.customers.models import Customer
-
-    assigned = {
-        (code, field_name, value): user_id
-        for code, field_name, value, user_id in QualityIssue.objects.filter(
-            customer=customer, assigned_to__isnull=False
-        ).values_list("code", "field", "value", "assigned_to_id")
-    }
-    for issue in issues:
-        issue.assigned_to_id = assigned.get((issue.code, issue.field, issue.value))
-    QualityIssue.objects.filter(customer=customer).delete()
-    QualityIssue.objects.bulk_create(issues)
-    MatchKey.objects.filter(customer=customer).delete()
-    MatchKey.objects.bulk_create(keys)
-    # Not a user edit: no version bump, no updated_at, so freshness and optimistic locking are untouched.
-    Customer.objects.filter(pk=customer.pk).update(quality_score=score, quality_checked_at=now)
-    customer.quality_score = score
-    customer.quality_checked_at = now
+            seen.add(pair)
+            others = [other for other in holders.get(pair, []) if other != customer_id]
+            if others:
+                found.setdefault(customer_id, []).append(QualityIssue(
+                    customer=customers[customer_id], code="unique.duplicate", field=key.kind, value=key.value,
+                    hint=str(others[0])))
+    return found
 
 
 def issue_label(issue: QualityIssue) -> str:

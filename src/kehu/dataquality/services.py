@@ -376,7 +376,8 @@ def normalize_archive(job: Job, on_progress: Callable[[Job], None] | None = None
                         _apply_normalised(customer, changes, actor)
                     for contact, ch in contact_changes:
                         _apply_normalised_contact(contact, ch, actor)
-                    quality.customer_quality_refresh(customer, settings=qsettings, unique_rules=unique_rules)
+                if not dry_run:
+                    quality.customers_quality_refresh(chunk, settings=qsettings, unique_rules=unique_rules)
                 last_id = chunk[-1].pk
                 done += len(chunk)
                 job.result = {"last_id": last_id, "done": done, "fields": dict(fields), "problems": dict(problems),
@@ -453,8 +454,7 @@ def quality_check_all(*, chunk: int = CHUNK) -> int:
             batch = list(Customer.objects.filter(pk__gt=last_id).order_by("pk")[:chunk])
             if not batch:
                 break
-            for customer in batch:
-                quality.customer_quality_refresh(customer, settings=qsettings, unique_rules=unique_rules, now=now)
+            quality.customers_quality_refresh(batch, settings=qsettings, unique_rules=unique_rules, now=now)
             last_id = batch[-1].pk
             count += len(batch)
     quality_snapshot_take()
