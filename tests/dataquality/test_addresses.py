@@ -647,3 +647,51 @@ def test_parts_idempotent(province: str, city: str, district: str, detail: str) 
 )
 def test_address_parts_changes(kwargs: dict[str, str], changes: tuple[str, ...]) -> None:
     assert normalize_address_parts(**kwargs).changes == changes
+
+
+# Region starts are remembered per alias table (the street after them rarely repeats, the start does):
+# a text whose start was seen must give exactly what a fresh parse gives.
+_STARTS = [
+    "北京", "北京市", "市", "朝阳", "区", "朝阳区", "市辖区", "京", "沪", "上海", "浦东新区", "广东", "省",
+    "深圳", "南山区", "吉林", "长春", "路", "大街", "东", "大", "学", "场", "民", "中山", "市场", "、",
+    "88号", "A座", "BJ", "Beijing", "海淀", "昆山", "建国", "公园", "胡同", "南京", "南京市", "长安",
+    "鼓楼区", "苏州", "中国", "吴江区", " ", ",",
+]
+
+
+def _forget() -> None:
+    from kehu.dataquality.normalize.regions import DEFAULT_ALIASES
+
+    DEFAULT_ALIASES.memo.clear()
+    DEFAULT_ALIASES.memo_sizes.clear()
+
+
+@given(st.lists(st.lists(st.sampled_from(_STARTS), min_size=1, max_size=7).map("".join), min_size=1, max_size=12))
+@settings(max_examples=800)
+def test_a_remembered_region_start_gives_what_a_fresh_parse_gives(texts: list[str]) -> None:
+    fresh = []
+    for text in texts:
+        _forget()
+        fresh.append(normalize_address(text))
+    _forget()
+    assert [normalize_address(text) for text in texts] == fresh
+    assert [normalize_address(text) for text in reversed(texts)] == fresh[::-1]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "district", "detail"),
+    [
+        ("北京市朝阳区建国路88号", "北京市朝阳区朝阳区建国路1号", "朝阳区", "建国路1号"),
+        ("南京市鼓楼区中山路1号", "南京市鼓楼区中山北路2号", "鼓楼区", "中山北路2号"),
+        ("北京市朝阳区建国路88号", "北京市朝阳", "朝阳区", ""),
+        ("深圳南山区科技园", "深圳南山科技园", "南山区", "科技园"),
+        ("上海浦东新区世纪大道1号", "上海市场路5号", "", "市场路5号"),
+    ],
+)
+def test_texts_sharing_a_start_each_read_their_own_region(first: str, second: str, district: str, detail: str) -> None:
+    _forget()
+    normalize_address(first)
+    got = normalize_address(second)
+    _forget()
+    assert got == normalize_address(second)
+    assert (got.district, got.detail) == (district, detail)

@@ -28,6 +28,7 @@ from kehu.dataquality.normalize.regions import (
     _latin_key,
     alias_table,
     parse_prefix,
+    reach,
 )
 
 __all__ = ["DEFAULT_CITY_ALIASES", "MESSAGES", "Address", "normalize_address", "normalize_address_parts"]
@@ -85,6 +86,10 @@ _POSTCODE_TAIL = re.compile(
 # (after spaces are squeezed a second pass must see the same)
 _SIX_DIGITS_BEFORE = re.compile(r"\d{6}(?:[\s,，、:：()（）]|邮编|邮政编码)*$")
 _POSTCODE_LAST = frozenset("0123456789)）")
+# Anything the cleaning steps before the region parse would change: without it the text goes to
+# the parse as typed (`_plain`).
+_NOT_PLAIN = re.compile(r"[\s()\u200b-\u200f\u2060\ufeff\u00ad" + "".join(re.escape(chr(c)) for c in _HALFWIDTH) + "]")
+MEMO_SIZE = 50_000  # region starts remembered per alias table (a few thousand in practice)
 _DETAIL_LEAD = " ,，、;；:：-—"
 
 
@@ -149,6 +154,18 @@ def normalize_address(raw: str, *, aliases: Mapping[str, str] | None = None) -> 
     stripped = raw.strip()
     if not stripped:
         return Address(raw, "")
+    table = alias_table(aliases)
+    if (
+        _NOT_PLAIN.search(stripped) is None
+        and not stripped[0].isdigit()
+        and stripped[0] != "邮"
+        and stripped[-1] not in _POSTCODE_LAST
+        and not (stripped.isascii() and "," in stripped)
+        and _LABEL.match(stripped) is None
+    ):
+        plain = _plain(raw, stripped, table)
+        if plain is not None:
+            return plain
     changes: list[str] = []
     problems: list[Problem] = []
     text = _clean(stripped, changes)
@@ -173,7 +190,6 @@ def normalize_address(raw: str, *, aliases: Mapping[str, str] | None = None) -> 
     if "(" in text or ")" in text:
         text = text.translate(_BRACKETS)
     text = _squeeze(text, changes)
-    table = alias_table(aliases)
     if text.isascii() and "," in text:
         m = _EN_COUNTRY_TAIL.search(text)
         if m is not None and m.start() > 0:
@@ -209,6 +225,47 @@ def normalize_address(raw: str, *, aliases: Mapping[str, str] | None = None) -> 
     detail = text[p.end :].lstrip(_DETAIL_LEAD)
     _region_changes(p, changes)
     return _address(raw, p, detail, changes, problems, postcode)
+
+
+_Template = tuple[int, str, str, str, str, str, tuple[str, ...], tuple[Problem, ...]]
+
+
+def _plain(raw: str, text: str, table: AliasTable) -> Address | None:
+    """The usual address: nothing to clean before the region, which is recognised. What the region
+    part gives (names, changes, problems) depends only on the first `reach` characters, and the
+    same few thousand region starts come back with every street: they are remembered per alias
+    table. None when the region is not recognised (the general path reports why)."""
+    memo = table.memo
+    sizes = table.memo_sizes.get(text[:2])
+    found: _Template | None = None
+    if sizes is not None:
+        for size in sizes:
+            found = memo.get(text[:size])
+            if found is not None:
+                break
+    if found is None:
+        p = parse_prefix(text, aliases=table)
+        if p.most_specific is None:
+            return None
+        changes: list[str] = []
+        _region_changes(p, changes)
+        problems = (Problem("address.conflict", p.conflict[0], p.conflict[1]),) if p.conflict is not None else ()
+        prov, city, dist = p.province, p.city, p.district
+        found = (p.end, prov.name if prov else "", city.name if city else "", dist.name if dist else "",
+                 _adcode(p), _compose(p, ""), tuple(changes), problems)
+        size = reach(text, p, table)
+        if size is not None and size <= len(text):
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+                table.memo_sizes.clear()
+            memo[text[:size]] = found
+            known = table.memo_sizes.get(text[:2], ())
+            if size not in known:
+                table.memo_sizes[text[:2]] = (*known, size)
+    end, province, city, district, adcode, head, changes_done, problems = found
+    detail = text[end:].lstrip(_DETAIL_LEAD)
+    return Address(raw, head + detail, changes_done, problems, province=province, city=city, district=district,
+                   detail=detail, adcode=adcode)
 
 
 _EN_COUNTRY = re.compile(r"(?:the\s+)?(?:people'?s\s+republic\s+of\s+china|p\.?\s?r\.?\s?c(?:hina)?\.?|china|cn)", re.I)

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 PROVINCE, CITY, DISTRICT = 0, 1, 2
 
@@ -312,7 +313,7 @@ class AliasTable:
     """Aliases compiled for prefix matching: CJK keys by first character, Latin keys folded
     (case, spaces, apostrophes: "Xi'an" == "xian", "Hong Kong" == "hongkong")."""
 
-    __slots__ = ("cjk", "cjk_prefix", "latin")
+    __slots__ = ("cjk", "cjk_prefix", "latin", "memo", "memo_sizes")
 
     def __init__(self, mapping: Mapping[str, str]) -> None:
         self.cjk: dict[str, Entry] = {}
@@ -330,6 +331,10 @@ class AliasTable:
         for key in self.cjk:
             prefix.setdefault(key[0], []).append(key)
         self.cjk_prefix = {k: tuple(sorted(v, key=len, reverse=True)) for k, v in prefix.items()}
+        # normalize_address's results by the start of the text that decides them (see `reach`),
+        # and the lengths of those starts by their first two characters
+        self.memo: dict[str, Any] = {}
+        self.memo_sizes: dict[str, tuple[int, ...]] = {}
 
 
 DEFAULT_ALIASES = AliasTable(DEFAULT_CITY_ALIASES)
@@ -373,8 +378,7 @@ class Parse:
         "alias",
         "duplicate",
         "conflict",
-        "ambiguous",
-    )
+        "ambiguous", "probes", "repeat_at")
 
     def __init__(
         self,
@@ -393,6 +397,9 @@ class Parse:
         self.duplicate = False  # 北京市北京市 / 市辖区 skipped
         self.conflict: tuple[str, str] | None = None  # (names dropped, name kept)
         self.ambiguous: tuple[str, tuple[Region, ...]] | None = None  # (text, candidates)
+        # where the parse looked for a region (see `reach`); filled by parse_prefix
+        self.probes: list[int] = []
+        self.repeat_at = -1
 
     @property
     def most_specific(self) -> Region | None:
@@ -535,7 +542,9 @@ def parse_prefix(
     province/city fields)."""
     p = state if state is not None else Parse()
     n = len(text)
+    probes = p.probes = []
     while pos < n and p.district is None:
+        probes.append(pos)
         if p.city is not None and text.startswith("市辖区", pos):
             pos += 3
             p.duplicate = True
@@ -545,6 +554,7 @@ def parse_prefix(
             q = pos
             while q < n and text[q] in _SEPARATORS:
                 q += 1
+            probes.append(q)
             if q == n:
                 break
             if p.city is not None and text.startswith("市辖区", q):
@@ -588,12 +598,75 @@ def parse_prefix(
         q = pos
         while q < n and text[q] in _SEPARATORS:
             q += 1
+        p.repeat_at = q
         if not text.startswith(district.name, q):
             break
         pos = q + len(district.name)  # 北京市朝阳区朝阳区: typed twice
         p.duplicate = True
     p.end = pos
     return p
+
+
+def reach(text: str, p: Parse, aliases: AliasTable | None) -> int | None:
+    """How far into ``text`` the parse that gave ``p`` may have looked (exclusive): any text with
+    the same first ``reach`` characters parses the same, so a result can be reused for it. None
+    when the parse looked at a Latin word (read to its end, however long)."""
+    out = p.end + 1  # whether anything (a separator) follows the parse
+    for pos in p.probes:
+        bound = _bound(text, pos, aliases)
+        if bound is None:
+            return None
+        if bound > out:
+            out = bound
+    if p.repeat_at >= 0 and p.district is not None:  # 朝阳区朝阳区: the district typed twice?
+        out = max(out, _read(text, p.repeat_at, p.district.name, 0))
+    return out
+
+
+def _bound(text: str, pos: int, aliases: AliasTable | None) -> int | None:
+    """The furthest `_best` / `_conflict` (and the 市辖区 and separator checks) read from ``pos``:
+    a key compared with the text is read up to its first differing character; a key that matches,
+    plus what the street / 市场 checks look at after it."""
+    out = max(pos + 2, _read(text, pos, "市辖区", 0))  # PREFIX is keyed by two characters
+    for key, _size, _entries, all_short, ends_shi in PREFIX.get(text[pos : pos + 2], ()):
+        out = max(out, _read(text, pos, key, 2 if all_short else 1 if ends_shi else 0))
+    if aliases is None or pos >= len(text):
+        return out
+    ch = text[pos]
+    if ch.isascii():
+        return None if ch.isalpha() else out
+    candidates = aliases.cjk_prefix.get(ch, ())
+    for key in candidates:
+        out = max(out, _read(text, pos, key, 2))
+    if candidates and len(candidates[-1]) == 1:  # a lone 京: _best looks at the place after it
+        after = _bound(text, pos + 1, None)
+        assert after is not None
+        out = max(out, after)
+    return out
+
+
+def _read(text: str, pos: int, key: str, after: int) -> int:
+    """How far comparing ``key`` at ``pos`` reads: to the first differing character; when it matches,
+    what the check after it reads too (after=1: 市场 / 市民; after=2: `_STREET_AFTER`)."""
+    n = len(text)
+    if not text.startswith(key, pos):
+        end = pos
+        for a, b in zip(key, text[pos : pos + len(key)], strict=False):
+            if a != b:
+                break
+            end += 1
+        return min(end, n) + 1  # the differing character, or the end of the text
+    end = pos + len(key)
+    if after == 1:
+        return end + 1
+    if after == 2:
+        # [东西南北中]?(?:路|街|大街|大道|道|巷|弄|胡同)|大学|公园: at most three characters
+        if end < n and text[end] in "东西南北中":
+            end += 1
+        if end < n and text[end] in "大胡公":
+            end += 1
+        return end + 1
+    return end
 
 
 def _conflict(text: str, pos: int, p: Parse) -> int:
