@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kehu.dataquality.normalize.emails import MESSAGES, normalize_email, normalize_emails, suggest_domain
+from kehu.dataquality.normalize.emails import MESSAGES, normalize_email, normalize_emails, quick_email, suggest_domain
 from kehu.dataquality.normalize.text import strip_invisible
 
 # raw, stored value, changes
@@ -210,3 +210,26 @@ def test_never_loses_the_input(raw: str) -> None:
         assert local in strip_invisible(raw).translate({cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)})
     else:
         assert email.value == strip_invisible(raw).strip()
+
+
+@given(st.one_of(_ADDRESS, st.text(max_size=30), st.builds(lambda a, b: f"{a}@{b}", _LOCAL, _DOMAIN)))
+def test_the_quick_path_means_nothing_to_do(cell: str) -> None:
+    if quick_email(cell):
+        [email] = normalize_emails(cell)
+        assert (email.value, email.valid, email.changes, email.problems) == (cell, True, (), ())
+
+
+@pytest.mark.parametrize(
+    ("cell", "quick"),
+    [
+        ("zhang.san@qq.com", True),
+        ("Zhang.San@zhangwang123.com.cn", True),
+        ("zhang@QQ.COM", False),
+        ("zhang@qq.con", False),
+        (" zhang@qq.com", False),
+        ("zhang@", False),
+        ("zhang@例子.公司", False),
+    ],
+)
+def test_quick_email(cell: str, quick: bool) -> None:
+    assert quick_email(cell) is quick

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kehu.dataquality.normalize.phones import MESSAGES, normalize_phone, normalize_phones, split_phones
+from kehu.dataquality.normalize.phones import MESSAGES, normalize_phone, normalize_phones, quick_phone, split_phones
 from kehu.dataquality.normalize.text import strip_invisible
 
 M = "+8613812345678"
@@ -306,3 +306,38 @@ def test_never_loses_the_input(raw: str) -> None:
         assert phone.extension in raw_digits
     else:
         assert phone.value == strip_invisible(raw).strip()
+
+
+_CELLS = st.one_of(
+    _PHONEISH,
+    st.sampled_from([c[0] for c in CASES]),
+    st.builds(lambda a, b, c: a + b + c, st.sampled_from(["", " ", "+86", "0086-", "86", "(010)", "０", "\u200b"]),
+              st.sampled_from(["13812345678", "010-65529988", "0755 8888 888", "65529988", "０１０６５５２９９８８"]),
+              st.sampled_from(["", " ", "/9", "/13987654321", " 转 8", "\u3000", ",", "或"])),
+)
+
+
+@given(_CELLS)
+@settings(max_examples=500)
+def test_the_quick_path_gives_what_normalize_phones_gives(cell: str) -> None:
+    quick = quick_phone(cell)
+    if quick is not None:
+        [phone] = normalize_phones(cell)
+        assert (phone.value, phone.e164, phone.ok) == (*quick, True)
+
+
+@pytest.mark.parametrize(
+    ("cell", "quick"),
+    [
+        ("13812345678", ("13812345678", "+8613812345678")),
+        ("+86 138 1234 5678", ("13812345678", "+8613812345678")),
+        ("０１０-６５５２９９８８", ("010-65529988", "+861065529988")),
+        ("(0755)8888888", ("0755-8888888", "+867558888888")),
+        ("010/65529988", None),
+        ("010-65529988 转 8", None),
+        ("65529988", None),
+        ("", None),
+    ],
+)
+def test_quick_phone(cell: str, quick: tuple[str, str] | None) -> None:
+    assert quick_phone(cell) == quick

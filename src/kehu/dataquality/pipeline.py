@@ -397,9 +397,15 @@ class Cleaner:
         return (KIND_BITS[kind] if fixed else 0) | (PROBLEM_BIT if codes else 0), tuple(texts), tuple(codes)
 
     def _phone_cell(self, label: str) -> Callable[[str], tuple[tuple[str, ...], str, str, _Notes]]:
-        from kehu.dataquality.normalize.phones import normalize_phones
+        from kehu.dataquality.normalize.phones import normalize_phones, quick_phone
+
+        fixed = _FIXED["phone"]
 
         def run(cell: str) -> tuple[tuple[str, ...], str, str, _Notes]:
+            quick = quick_phone(cell)
+            if quick is not None:  # one mobile or one landline: most cells
+                display, number = quick
+                return (number,), number, "true", _CLEAN if display == cell else fixed
             if cell.isspace():
                 return _NO_PHONE
             results = normalize_phones(cell)
@@ -414,9 +420,11 @@ class Cleaner:
         return run
 
     def _email_cell(self, label: str) -> Callable[[str], tuple[tuple[str, ...], str, _Notes]]:
-        from kehu.dataquality.normalize.emails import normalize_emails
+        from kehu.dataquality.normalize.emails import normalize_emails, quick_email
 
         def run(cell: str) -> tuple[tuple[str, ...], str, _Notes]:
+            if quick_email(cell):  # nothing to fix or flag: most cells
+                return (cell,), cell, _CLEAN
             if cell.isspace():
                 return _NO_EMAIL
             results = normalize_emails(cell)
