@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from io import StringIO
@@ -70,6 +71,7 @@ def test_run_together_stops_the_others_when_one_exits():
     code = serve.run_together([[sys.executable, "-c", "raise SystemExit(3)"],
                                [sys.executable, "-c", "import time; time.sleep(60)"]])
     assert code == 3
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored: later forks must not inherit them
 
 
 def test_serve_dev_uses_runserver(monkeypatch):

@@ -80,8 +80,7 @@ def run_together(commands: list[list[str]]) -> int:
             if child.poll() is None:
                 child.terminate()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         while all(child.poll() is None for child in children):
             try:
@@ -95,4 +94,7 @@ def run_together(commands: list[list[str]]) -> int:
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 child.kill()
+        # Handlers outlive this call otherwise, and processes forked later (a Pool) would inherit them.
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return max((child.returncode or 0) for child in children)
