@@ -188,3 +188,19 @@ def test_normalize_job_cleans_stored_rows_once_and_reports(tmp_path, settings):
     # A second run finds nothing left to change.
     again = dq.normalize_run(dq.normalize_job_create(acting_user=admin))
     assert again.result["changed_records"] == 0
+
+
+def test_api_takes_and_returns_the_new_person_fields(client):
+    rep = UserFactory()
+    client.force_login(rep)
+    created = client.post("/api/v1/customers", {"kind": "person", "name": "李女士", "id_number": "11010519491231002X"},
+                          content_type="application/json")
+    assert created.status_code == 201, created.content
+    customer = Customer.objects.get(pk=created.json()["id"])
+    assert (customer.name, customer.salutation, customer.gender) == ("李", "女士", "female")
+    contact = client.post("/api/v1/contacts", {"customer": customer.pk, "name": "王总", "mobile": "+86 139 0000 3333"},
+                          content_type="application/json")
+    assert contact.status_code == 201, contact.content
+    body = contact.json()
+    assert (body["name"], body["salutation"], body["mobile"], body["mobile_e164"]) == (
+        "王", "总", "13900003333", "+8613900003333")

@@ -225,6 +225,11 @@ class CustomerFields(InputSchema):
     address: str | None = None
     birthday: str | None = Field(None, description="YYYY-MM-DD (person customers only)")
     credit_code: str | None = Field(None, description="统一社会信用代码, 18 characters (companies only)")
+    id_number: str | None = Field(
+        None, description="Resident ID (person customers only); fills birthday and gender when they are empty"
+    )
+    gender: Literal["male", "female", ""] | None = None
+    salutation: str | None = Field(None, description="先生, 女士, 总 …; split off the name when typed into it")
     notes: str | None = None
     custom: dict[str, Any] | None = Field(None, description="Custom field values by key")
 
@@ -281,10 +286,13 @@ class ContactOut(OutputSchema):
     id: int
     customer: CustomerBrief
     name: str
+    salutation: str
     title: str
     decision_role: OptionRef | None
-    mobile: str
+    mobile: str = Field(description="Canonical display form (13812345678); kept as typed when invalid")
+    mobile_e164: str = Field(description="+8613812345678; empty when the number is invalid")
     phone: str
+    phone_e164: str
     email: str
     wechat: str
     birthday: dt.date | None
@@ -302,10 +310,13 @@ def contact_out(contact: Contact) -> dict[str, Any]:
         "id": contact.pk,
         "customer": {"id": contact.customer.pk, "name": contact.customer.name},
         "name": contact.name,
+        "salutation": contact.salutation,
         "title": contact.title,
         "decision_role": option_ref(contact.decision_role),
         "mobile": contact.mobile,
+        "mobile_e164": contact.mobile_e164,
         "phone": contact.phone,
+        "phone_e164": contact.phone_e164,
         "email": contact.email,
         "wechat": contact.wechat,
         "birthday": contact.birthday,
@@ -327,6 +338,7 @@ class ContactPage(OutputSchema):
 
 
 class ContactFields(InputSchema):
+    salutation: str | None = Field(None, description="先生, 女士, 总 …; split off the name when typed into it")
     title: str | None = None
     decision_role: PicklistRef = None
     mobile: str | None = None
