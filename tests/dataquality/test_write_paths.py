@@ -204,3 +204,24 @@ def test_api_takes_and_returns_the_new_person_fields(client):
     body = contact.json()
     assert (body["name"], body["salutation"], body["mobile"], body["mobile_e164"]) == (
         "王", "总", "13900003333", "+8613900003333")
+
+
+def test_web_form_splits_the_salutation_even_when_the_salutation_box_is_empty(client):
+    rep = UserFactory()
+    client.force_login(rep)
+    response = client.post(reverse("customers:create"), {"kind": "person", "name": "赵女士", "salutation": "",
+                                                         "owner": rep.pk, "id_number": "11010519491231002X"})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    customer = Customer.objects.get()
+    assert (customer.name, customer.salutation, customer.gender, customer.birthday) == (
+        "赵", "女士", "female", dt.date(1949, 12, 31))
+
+
+def test_detail_page_shows_salutation_gender_and_a_masked_id_number(client):
+    rep = UserFactory()
+    client.force_login(rep)
+    customer = services.customer_create(acting_user=rep, data={"kind": "person", "name": "钱先生",
+                                                               "id_number": "11010519491231002X"})
+    body = client.get(reverse("customers:detail", args=[customer.pk])).content.decode()
+    assert '<span class="salutation">先生</span>' in body
+    assert "110105********002X" in body and "11010519491231002X" not in body

@@ -17,6 +17,7 @@ from kehu.customers.models import (
     CustomFieldDefinition,
     CustomFieldTarget,
     CustomFieldType,
+    Gender,
     PicklistKind,
     PicklistOption,
 )
@@ -116,6 +117,8 @@ class CustomerForm(CustomFieldsFormMixin, forms.Form):
     kind = forms.ChoiceField(label=_("类型"), choices=CustomerKind.choices, initial=CustomerKind.COMPANY)
     name = forms.CharField(label=_("名称"), max_length=200, required=False)
     short_name = forms.CharField(label=_("简称"), max_length=100, required=False)
+    salutation = forms.CharField(label=_("称呼"), max_length=20, required=False,
+                                 help_text=_("个人客户：先生、女士、总……；写在名称里也会自动拆出"))
     stage = forms.ChoiceField(label=_("生命周期阶段"), required=False)
     level = forms.ChoiceField(label=_("客户级别"), required=False)
     source = forms.ChoiceField(label=_("来源渠道"), required=False)
@@ -136,13 +139,16 @@ class CustomerForm(CustomFieldsFormMixin, forms.Form):
     address = forms.CharField(label=_("详细地址"), max_length=300, required=False)
     birthday = forms.CharField(label=_("生日"), required=False, widget=DATE_INPUT)
     credit_code = forms.CharField(label=_("统一社会信用代码"), max_length=30, required=False)
+    id_number = forms.CharField(label=_("身份证号"), max_length=30, required=False,
+                                help_text=_("个人客户；生日和性别为空时由身份证号补全"))
+    gender = forms.ChoiceField(label=_("性别"), required=False, choices=[("", "—"), *Gender.choices])
     tags = forms.CharField(label=_("标签"), required=False, help_text=_("多个标签用逗号分隔"))
     notes = forms.CharField(label=_("备注"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
     version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
-    BASIC = ["kind", "name", "short_name", "stage", "level", "source", "industry", "owner"]
+    BASIC = ["kind", "name", "salutation", "short_name", "stage", "level", "source", "industry", "owner"]
     CONTACT = ["phones", "emails", "website", "province", "city", "district", "address"]
-    OTHER = ["birthday", "credit_code", "tags", "notes"]
+    OTHER = ["birthday", "gender", "id_number", "credit_code", "tags", "notes"]
 
     def __init__(self, *args: Any, options: Iterable[PicklistOption], users: Iterable[Any],
                  definitions: list[CustomFieldDefinition], custom_values: dict[str, Any] | None = None,
@@ -170,7 +176,8 @@ class CustomerForm(CustomFieldsFormMixin, forms.Form):
             "province": customer.province, "city": customer.city, "district": customer.district,
             "address": customer.address,
             "birthday": customer.birthday.isoformat() if customer.birthday else "",
-            "credit_code": customer.credit_code,
+            "credit_code": customer.credit_code, "id_number": customer.id_number, "gender": customer.gender,
+            "salutation": customer.salutation,
             "tags": ", ".join(t.name for t in customer.tags.all()),
             "notes": customer.notes, "version": customer.version,
         }
@@ -203,6 +210,7 @@ class CustomerForm(CustomFieldsFormMixin, forms.Form):
 
 class ContactForm(CustomFieldsFormMixin, forms.Form):
     name = forms.CharField(label=_("姓名"), max_length=100, required=False)
+    salutation = forms.CharField(label=_("称呼"), max_length=20, required=False)
     title = forms.CharField(label=_("职务"), max_length=100, required=False)
     decision_role = forms.ChoiceField(label=_("决策角色"), required=False)
     mobile = forms.CharField(label=_("手机"), required=False, widget=forms.TextInput(attrs={"inputmode": "tel"}))
@@ -215,8 +223,8 @@ class ContactForm(CustomFieldsFormMixin, forms.Form):
     notes = forms.CharField(label=_("备注"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
-    FIELDS = ["name", "title", "decision_role", "mobile", "phone", "email", "wechat", "birthday", "is_primary",
-              "notes"]
+    FIELDS = ["name", "salutation", "title", "decision_role", "mobile", "phone", "email", "wechat", "birthday",
+              "is_primary", "notes"]
 
     def __init__(self, *args: Any, options: Iterable[PicklistOption], users: Iterable[Any],
                  definitions: list[CustomFieldDefinition], custom_values: dict[str, Any] | None = None,

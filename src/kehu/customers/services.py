@@ -242,19 +242,20 @@ def _normalise_customer(customer: Customer, data: Mapping[str, Any], *, creating
     cleaned = clean_customer_fields(raw, kind=customer.kind, aliases=city_aliases() if "city" in given else None)
     values = cleaned.values
     birthday, gender = values.pop("_id_birthday", None), values.pop("_id_gender", "")
-    if "salutation" in data:  # an explicit salutation wins over one split off the name
+    if data.get("salutation"):  # an explicit salutation wins over one split off the name
         values.pop("salutation", None)
     elif customer.kind != CustomerKind.PERSON:
         values["salutation"] = ""
     for name, value in values.items():
         setattr(customer, name, value)
     problems = list(cleaned.problems)
+    # The ID number fills birthday and gender left empty (a form posts them empty, an API call omits them).
     if birthday:
-        if customer.birthday is None and "birthday" not in data:
+        if customer.birthday is None:
             customer.birthday = birthday
-        elif customer.birthday and customer.birthday != birthday:
+        elif customer.birthday != birthday:
             problems.append(FieldProblem("id_number", Problem("id_number.birthday_mismatch", customer.id_number)))
-    if gender and not customer.gender and "gender" not in data:
+    if gender and not customer.gender:
         customer.gender = gender
     return problems
 
@@ -445,7 +446,7 @@ def _apply_contact_data(
         name: clean_text(data[name], max_length=254) for name in ("name", "mobile", "phone", "email") if name in data
     }
     cleaned = clean_contact_fields(given)
-    if "salutation" in data:
+    if data.get("salutation"):
         cleaned.values.pop("salutation", None)
     for name, value in cleaned.values.items():
         setattr(contact, name, value[:100] if name == "name" else value)
