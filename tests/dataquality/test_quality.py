@@ -163,3 +163,14 @@ def test_batch_refresh_equals_one_by_one_and_costs_a_fixed_number_of_queries(sal
     assert len(large) == len(small) <= 13  # rules, choices, contacts, bounced, keys, duplicates, issues, scores
     assert _issue_rows() == one_by_one_issues
     assert dict(Customer.objects.values_list("id", "quality_score")) == scores
+
+
+def test_every_normaliser_code_has_words_in_both_languages():
+    from django.utils import translation
+
+    from kehu.dataquality.messages import ENGLISH, _normaliser_messages, describe
+
+    assert set(_normaliser_messages()) <= set(ENGLISH)
+    with translation.override("en"):
+        assert describe("phone.invalid") == "Unrecognised phone number"
+    assert describe("phone.invalid") == "无法识别的电话号码"
