@@ -283,12 +283,13 @@ def _start_pool(workers: int) -> Any:
 def _pipeline_parallel(pool: Any, rows: list[list[str]], workers: int) -> tuple[float, Any, int, float]:
     """What `kehu clean --workers N` does between reading and writing: chunks of 2,000 rows to the
     pool, results back in order (canonical cells only: no file is written)."""
-    from kehu.dataquality.pipeline import CleanSummary, _clean_chunk, chunked, parallel_ordered
+    from kehu.dataquality.pipeline import WINDOW_PER_WORKER, CleanSummary, _clean_chunk, chunked, parallel_ordered
 
     summary = CleanSummary()
     started, cpu = time.perf_counter(), time.process_time()
     produced = 0
-    for _chunk, out in parallel_ordered(pool, _clean_chunk, chunked(rows), window=workers * 3, summary=summary):
+    for _chunk, out in parallel_ordered(pool, _clean_chunk, chunked(rows), window=workers * WINDOW_PER_WORKER,
+                                          summary=summary):
         produced += len(out)
     return time.perf_counter() - started, summary, produced, time.process_time() - cpu
 

@@ -55,6 +55,9 @@ CACHE_SIZE = 1 << 16
 CACHE_TRIAL = 20_000  # lookups before a column's cache is judged
 CACHE_MIN_HITS = 0.05  # ... and dropped when fewer of them were hits
 CHUNK_ROWS = 2000
+# Chunks in flight per worker: with 3 a worker sometimes waited for its next chunk (the dispatching
+# process shares the cores); 8 kept both busy (300k rows: 35k -> 42k rows/s). 16,000 rows a worker.
+WINDOW_PER_WORKER = 8
 
 # Header recognition ---------------------------------------------------------------------------
 
@@ -778,8 +781,8 @@ def clean_rows(
     writing process only writes.
 
     With workers > 1 the chunks run in a process pool (fork: the children inherit the loaded
-    dictionaries); at most 3 chunks per worker are in flight, so a million-row file never sits in
-    memory whole (Pool.imap would read the whole input ahead)."""
+    dictionaries); at most WINDOW_PER_WORKER chunks per worker are in flight, so a million-row file
+    never sits in memory whole (Pool.imap would read the whole input ahead)."""
     summary = summary if summary is not None else CleanSummary()
     columns = {role: list(idx) for role, idx in columns.items()}
     chunks = chunked(rows, chunk_rows)
@@ -794,8 +797,8 @@ def clean_rows(
         return
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
     with context.Pool(workers, initializer=_init_worker, initargs=(list(headers), columns, output)) as pool:
-        yield from parallel_ordered(pool, _clean_chunk, itertools.chain(head, chunks), window=workers * 3,
-                                    summary=summary)
+        yield from parallel_ordered(pool, _clean_chunk, itertools.chain(head, chunks),
+                                    window=workers * WINDOW_PER_WORKER, summary=summary)
 
 
 def parallel_ordered(

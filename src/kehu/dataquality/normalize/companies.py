@@ -278,6 +278,8 @@ _LATIN_BEFORE_BRACKET = re.compile(r"(?<=[A-Za-z0-9.,])\(")  # Siemens(China) ->
 _LATIN_AFTER_BRACKET = re.compile(r"\)(?=[A-Za-z0-9])")  # (China)Co. -> (China) Co.
 _TRAILING_PUNCT = re.compile(r"[\s.,;:!?。，；：！？、·\-—_~*#\"'“”‘’]+$")
 _LEADING_PUNCT = re.compile(r"^[\s.,;:!?。，；：！？、·\-—_~*#\"'“”‘’]+")
+# Chinese characters and Chinese brackets only: `_clean` would change nothing, `_bilingual` find no English.
+_PLAIN_CJK = re.compile(r"[\u3400-\u9fff（）]+")
 _BRACKETED = re.compile(r"（([^（）]{1,16})）")
 _LATIN_BRACKETED = re.compile(r"\s*\(([^()]{1,24})\)")
 
@@ -503,11 +505,14 @@ def _normalize(raw: str) -> CompanyName:
     stripped = raw.strip()
     if not stripped:
         return CompanyName(raw, "")
-    bilingual = _bilingual(stripped)
-    if bilingual is not None:
-        return _with_raw(bilingual, raw)
     changes: list[str] = []
-    text, cjk = _clean(stripped, changes)
+    if _PLAIN_CJK.fullmatch(stripped) is not None:  # the usual name: nothing to clean, no English half
+        text, cjk = stripped, True
+    else:
+        bilingual = _bilingual(stripped)
+        if bilingual is not None:
+            return _with_raw(bilingual, raw)
+        text, cjk = _clean(stripped, changes)
     if not text or text.lower() in _PLACEHOLDERS:
         # "无", "个人", "N/A": kept as typed so nothing is lost, but flagged
         return CompanyName(raw, stripped, (), (Problem("company.placeholder", stripped),))

@@ -83,7 +83,12 @@ _KIND = {
     phonenumbers.PhoneNumberType.TOLL_FREE: "toll_free",
     phonenumbers.PhoneNumberType.VOIP: "voip",
 }
+_NON_DIGITS = re.compile(r"\D+")
 _THREE_DIGIT_AREAS = frozenset({"010", "020", "021", "022", "023", "024", "025", "027", "028", "029"})
+
+
+def _DIGITS_ONLY(text: str) -> str:  # noqa: N802 - reads as the constant tables around it
+    return _NON_DIGITS.sub("", text)
 
 
 def normalize_phone(raw: str, *, default_region: str = "CN") -> PhoneNumber:
@@ -163,6 +168,10 @@ def _slow(raw: str, default_region: str) -> PhoneNumber:
         if not international and 7 <= len(digits) <= 8 and digits[0] in "23456789" and len(groups) <= 2:
             problem = Problem("phone.missing_area_code", kept)
             return PhoneNumber(raw, kept, (), (problem,), display=kept, kind="landline")
+        if default_region == "CN" and "+" not in unprefixed and not _DIGITS_ONLY(unprefixed).startswith("00"):
+            # no country code (+ or 00) anywhere: libphonenumber would read a Chinese number, which the
+            # rules above have already turned down
+            return _invalid(raw, kept)
         return _foreign(raw, kept, unprefixed, extension, default_region)
     national, kind, area, extension, zero = found
     display = national + (f" 转 {extension}" if extension else "")
