@@ -341,3 +341,18 @@ def test_the_quick_path_gives_what_normalize_phones_gives(cell: str) -> None:
 )
 def test_quick_phone(cell: str, quick: tuple[str, str] | None) -> None:
     assert quick_phone(cell) == quick
+
+
+@pytest.mark.parametrize(
+    ("cell", "first_raw"),
+    [
+        ("１３８１２３４５６７８/13987654321", "１３８１２３４５６７８"),
+        ("138\u200b1234\u200b5678/13987654321", "138\u200b1234\u200b5678"),
+        ("\ufeff13812345678，13987654321", "\ufeff13812345678"),
+        ("１３８１２３４５６７８\u300013987654321", "１３８１２３４５６７８"),
+    ],
+)
+def test_each_piece_of_a_cell_is_kept_as_typed_so_its_fix_shows(cell: str, first_raw: str) -> None:
+    first, second = normalize_phones(cell)
+    assert (first.raw, first.value, first.changed) == (first_raw, "13812345678", True)
+    assert (second.raw, second.value, second.changed) == ("13987654321", "13987654321", False)

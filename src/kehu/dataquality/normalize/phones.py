@@ -283,22 +283,27 @@ def split_phones(raw: str) -> list[str]:
     Splits on / , ， ; ； 、 | newlines and 或; two complete mobiles separated only by spaces are also
     split. A dash never splits (it is part of "010-65529988"). A short all-digit piece after a number
     replaces that number's last digits: "010-65529988/89" -> "010-65529988", "010-65529989"."""
-    pieces = []
-    for piece in _SPLIT.split(raw.translate(_INVISIBLE)):
-        piece = piece.strip()
-        if not piece:
+    pieces: list[str] = []
+    cleaned: list[str] = []  # the same pieces without invisible characters, for the checks
+    for typed in _SPLIT.split(raw):
+        piece = typed.strip()
+        clean = piece.translate(_INVISIBLE).strip()
+        if not clean:
             continue
         words = piece.split()
         if len(words) > 1 and all(len(w) >= 11 and _MOBILE.fullmatch(w.translate(_COMPACT)) for w in words):
             pieces.extend(words)
-        elif pieces and piece.isdigit() and len(piece) <= 4 and (tail := _TAIL.search(pieces[-1])) is not None:
+            cleaned.extend(w.translate(_INVISIBLE) for w in words)
+        elif cleaned and clean.isdigit() and len(clean) <= 4 and (tail := _TAIL.search(cleaned[-1])) is not None:
             # "010-65529988/89": the short piece replaces the end of the number before it
-            if len(tail.group()) >= len(piece) and sum(c.isdigit() for c in pieces[-1]) >= 7:
-                pieces.append(pieces[-1][: len(pieces[-1]) - len(piece)] + piece)
-            else:
-                pieces.append(piece)
+            if len(tail.group()) >= len(clean) and sum(c.isdigit() for c in cleaned[-1]) >= 7:
+                clean = cleaned[-1][: len(cleaned[-1]) - len(clean)] + clean
+                piece = clean
+            pieces.append(piece)
+            cleaned.append(clean)
         else:
             pieces.append(piece)
+            cleaned.append(clean)
     return pieces
 
 
