@@ -106,9 +106,13 @@ def test_customer_create_returns_201_with_the_full_item(sales_api, sales_user):
     expected_keys = {
         "id", "kind", "name", "short_name", "industry", "level", "stage", "source", "owner", "department", "tags",
         "phones", "emails", "website", "province", "city", "district", "address", "birthday", "credit_code",
-        "notes", "custom", "created_at", "updated_at", "version",
+        "salutation", "gender", "id_number", "phones_e164", "name_core", "quality_score", "last_activity_at",
+        "reviewed_at", "notes", "custom", "created_at", "updated_at", "version",
     }  # fmt: skip
     assert set(item) == expected_keys
+    assert item["phones_e164"] == ["+861088886666"]
+    assert item["name_core"] == "分扬科技"
+    assert 0 <= item["quality_score"] <= 100
     assert AuditEvent.objects.filter(object_type="customer", object_id=customer.pk, action="create").count() == 1
 
 

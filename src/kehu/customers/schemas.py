@@ -111,6 +111,14 @@ class CustomerOut(OutputSchema):
     address: str
     birthday: dt.date | None
     credit_code: str
+    salutation: str
+    gender: str
+    id_number: str
+    phones_e164: list[str] = Field(description="E.164 of each phone, same order; empty where the number is invalid")
+    name_core: str = Field(description="Company core name (no region, legal form or branch), used for matching")
+    quality_score: int | None = Field(description="Data-quality score 0-100 (null until first checked)")
+    last_activity_at: dt.datetime | None
+    reviewed_at: dt.datetime | None
     notes: str
     custom: dict[str, Any]
     created_at: dt.datetime
@@ -142,6 +150,14 @@ def customer_out(customer: Customer) -> dict[str, Any]:
         "address": customer.address,
         "birthday": customer.birthday,
         "credit_code": customer.credit_code,
+        "salutation": customer.salutation,
+        "gender": customer.gender,
+        "id_number": customer.id_number,
+        "phones_e164": list(customer.phones_e164 or []),
+        "name_core": customer.name_core,
+        "quality_score": customer.quality_score,
+        "last_activity_at": customer.last_activity_at,
+        "reviewed_at": customer.reviewed_at,
         "notes": customer.notes,
         "custom": dict(customer.custom or {}),
         "created_at": customer.created_at,
@@ -189,6 +205,14 @@ def customer_list_out(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "address": row["address"],
             "birthday": row["birthday"],
             "credit_code": row["credit_code"],
+            "salutation": row["salutation"],
+            "gender": row["gender"],
+            "id_number": row["id_number"],
+            "phones_e164": list(row["phones_e164"] or []),
+            "name_core": row["name_core"],
+            "quality_score": row["quality_score"],
+            "last_activity_at": row["last_activity_at"],
+            "reviewed_at": row["reviewed_at"],
             "notes": row["notes"],
             "custom": dict(row["custom"] or {}),
             "created_at": row["created_at"],
