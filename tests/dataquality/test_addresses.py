@@ -14,6 +14,7 @@ from kehu.dataquality.normalize.addresses import (
     Address,
     normalize_address,
     normalize_address_parts,
+    quick_address,
 )
 from kehu.dataquality.normalize.regions import BY_ADCODE, resolve_name
 
@@ -695,3 +696,27 @@ def test_texts_sharing_a_start_each_read_their_own_region(first: str, second: st
     _forget()
     assert got == normalize_address(second)
     assert (got.district, got.detail) == (district, detail)
+
+
+@given(st.one_of(st.lists(st.sampled_from(_STARTS), min_size=1, max_size=7).map("".join), st.text(max_size=20)))
+@settings(max_examples=800)
+def test_the_quick_path_gives_what_normalize_address_gives(cell: str) -> None:
+    quick = quick_address(cell)
+    if quick is not None:
+        full = normalize_address(cell)
+        assert (full.province, full.city, full.district, full.detail, full.value, full.problems) == (*quick, ())
+
+
+@pytest.mark.parametrize(
+    ("cell", "quick"),
+    [
+        ("北京市朝阳区建国路88号", ("北京市", "北京市", "朝阳区", "建国路88号", "北京市朝阳区建国路88号")),
+        ("深圳南山区科技园", ("广东省", "深圳市", "南山区", "科技园", "广东省深圳市南山区科技园")),
+        ("北京市 朝阳区", None),  # a space: the full path
+        ("科技园1号", None),  # no region: flagged by the full path
+        ("朝阳区建国路1号", None),  # ambiguous district
+        ("", None),
+    ],
+)
+def test_quick_address(cell: str, quick: tuple[str, ...] | None) -> None:
+    assert quick_address(cell) == quick

@@ -463,11 +463,17 @@ class Cleaner:
         return run
 
     def _address_cell(self, label: str) -> Callable[[Any], tuple[str, str, str, str, _Notes]]:
-        from kehu.dataquality.normalize.addresses import normalize_address
+        from kehu.dataquality.normalize.addresses import normalize_address, quick_address
         from kehu.dataquality.normalize.addresses import normalize_address_parts as normalize_parts
+
+        fixed = _FIXED["address"]
 
         def run(parts: str | tuple[str, str, str, str]) -> tuple[str, str, str, str, _Notes]:
             if isinstance(parts, str):
+                quick = quick_address(parts)
+                if quick is not None:  # plain text, region recognised, nothing to flag: most cells
+                    province, city, district, detail, value = quick
+                    return province, city, district, detail, _CLEAN if value == parts else fixed
                 if parts.isspace():
                     return _NO_ADDRESS
                 result = normalize_address(parts)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from kehu.dataquality.normalize.base import Normalized, Problem
 from kehu.dataquality.normalize.regions import (
     CITY,
+    DEFAULT_ALIASES,
     DEFAULT_CITY_ALIASES,
     DISTRICT,
     PROVINCE,
@@ -155,17 +156,13 @@ def normalize_address(raw: str, *, aliases: Mapping[str, str] | None = None) -> 
     if not stripped:
         return Address(raw, "")
     table = alias_table(aliases)
-    if (
-        _NOT_PLAIN.search(stripped) is None
-        and not stripped[0].isdigit()
-        and stripped[0] != "邮"
-        and stripped[-1] not in _POSTCODE_LAST
-        and not (stripped.isascii() and "," in stripped)
-        and _LABEL.match(stripped) is None
-    ):
-        plain = _plain(raw, stripped, table)
-        if plain is not None:
-            return plain
+    if _is_plain(stripped):
+        found = _plain(stripped, table)
+        if found is not None:
+            end, province, city, district, adcode, head, changes_done, problems_found = found
+            detail = stripped[end:].lstrip(_DETAIL_LEAD)
+            return Address(raw, head + detail, changes_done, problems_found, province=province, city=city,
+                           district=district, detail=detail, adcode=adcode)
     changes: list[str] = []
     problems: list[Problem] = []
     text = _clean(stripped, changes)
@@ -230,42 +227,66 @@ def normalize_address(raw: str, *, aliases: Mapping[str, str] | None = None) -> 
 _Template = tuple[int, str, str, str, str, str, tuple[str, ...], tuple[Problem, ...]]
 
 
-def _plain(raw: str, text: str, table: AliasTable) -> Address | None:
-    """The usual address: nothing to clean before the region, which is recognised. What the region
-    part gives (names, changes, problems) depends only on the first `reach` characters, and the
-    same few thousand region starts come back with every street: they are remembered per alias
-    table. None when the region is not recognised (the general path reports why)."""
+def _is_plain(stripped: str) -> bool:
+    """Nothing for the cleaning steps before the region parse to do: no invisible or full-width
+    characters, spaces or brackets, no label, no postcode at either end, not an English address."""
+    return (
+        _NOT_PLAIN.search(stripped) is None
+        and not stripped[0].isdigit()
+        and stripped[0] != "邮"
+        and stripped[-1] not in _POSTCODE_LAST
+        and not (stripped.isascii() and "," in stripped)
+        and _LABEL.match(stripped) is None
+    )
+
+
+def _plain(text: str, table: AliasTable) -> _Template | None:
+    """What the region at the start of a plain text gives: (where it ends, province, city, district,
+    adcode, the canonical region line, changes, problems). It depends only on the first `reach`
+    characters, and the same few thousand region starts come back with every street: they are
+    remembered per alias table. None when the region is not recognised (the general path reports
+    why)."""
     memo = table.memo
     sizes = table.memo_sizes.get(text[:2])
-    found: _Template | None = None
     if sizes is not None:
         for size in sizes:
             found = memo.get(text[:size])
             if found is not None:
-                break
-    if found is None:
-        p = parse_prefix(text, aliases=table)
-        if p.most_specific is None:
-            return None
-        changes: list[str] = []
-        _region_changes(p, changes)
-        problems = (Problem("address.conflict", p.conflict[0], p.conflict[1]),) if p.conflict is not None else ()
-        prov, city, dist = p.province, p.city, p.district
-        found = (p.end, prov.name if prov else "", city.name if city else "", dist.name if dist else "",
-                 _adcode(p), _compose(p, ""), tuple(changes), problems)
-        size = reach(text, p, table)
-        if size is not None and size <= len(text):
-            if len(memo) >= MEMO_SIZE:
-                memo.clear()
-                table.memo_sizes.clear()
-            memo[text[:size]] = found
-            known = table.memo_sizes.get(text[:2], ())
-            if size not in known:
-                table.memo_sizes[text[:2]] = (*known, size)
-    end, province, city, district, adcode, head, changes_done, problems = found
-    detail = text[end:].lstrip(_DETAIL_LEAD)
-    return Address(raw, head + detail, changes_done, problems, province=province, city=city, district=district,
-                   detail=detail, adcode=adcode)
+                return found
+    p = parse_prefix(text, aliases=table)
+    if p.most_specific is None:
+        return None
+    changes: list[str] = []
+    _region_changes(p, changes)
+    problems = (Problem("address.conflict", p.conflict[0], p.conflict[1]),) if p.conflict is not None else ()
+    prov, city, dist = p.province, p.city, p.district
+    found = (p.end, prov.name if prov else "", city.name if city else "", dist.name if dist else "",
+             _adcode(p), _compose(p, ""), tuple(changes), problems)
+    size = reach(text, p, table)
+    if size is not None and size <= len(text):
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+            table.memo_sizes.clear()
+        memo[text[:size]] = found
+        known = table.memo_sizes.get(text[:2], ())
+        if size not in known:
+            table.memo_sizes[text[:2]] = (*known, size)
+    return found
+
+
+def quick_address(cell: str) -> tuple[str, str, str, str, str] | None:
+    """(province, city, district, detail, canonical line) of the usual address cell (plain, region
+    recognised, nothing to flag), else None. The row engine's fast path: what `normalize_address`
+    gives for such a cell with the default aliases, without building the result."""
+    stripped = cell.strip()
+    if not stripped or not _is_plain(stripped):
+        return None
+    found = _plain(stripped, DEFAULT_ALIASES)
+    if found is None or found[7]:
+        return None
+    end, province, city, district, _adcode_, head, _changes, _problems = found
+    detail = stripped[end:].lstrip(_DETAIL_LEAD)
+    return province, city, district, detail, head + detail
 
 
 _EN_COUNTRY = re.compile(r"(?:the\s+)?(?:people'?s\s+republic\s+of\s+china|p\.?\s?r\.?\s?c(?:hina)?\.?|china|cn)", re.I)
