@@ -390,3 +390,25 @@ def test_never_loses_the_name(raw: str) -> None:
             assert ch in kept or ch.upper() in kept or ch.lower() in kept
         elif "\u4e00" <= ch <= "\u9fff":
             assert ch in kept
+
+
+_COMPANY_PIECES = [
+    "北京", "北京市", "朝阳", "朝阳区", "海淀", "上海", "浦东", "深圳", "深圳市", "广东", "广东省", "南山", "华为",
+    "腾讯", "中山", "大连", "科技", "有限公司", "（北京）", "市", "区", "省", "路", "大学", "场", "民", "集团", "吉林", "长春",
+]
+
+
+@given(st.lists(st.lists(st.sampled_from(_COMPANY_PIECES), min_size=1, max_size=6).map("".join), min_size=1,
+                max_size=10))
+@settings(max_examples=500)
+def test_a_remembered_region_start_of_a_company_reads_as_a_fresh_parse(texts: list[str]) -> None:
+    from kehu.dataquality.normalize import regions
+
+    fresh = []
+    for text in texts:
+        p = regions.parse_prefix(text, aliases=None, strict=True)
+        fresh.append((p.end, p.most_specific))
+    regions._STRICT_MEMO.clear()
+    regions._STRICT_SIZES.clear()
+    assert [regions.strict_prefix(text) for text in texts] == fresh
+    assert [regions.strict_prefix(text) for text in reversed(texts)] == fresh[::-1]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from kehu.dataquality.normalize.base import Normalized, Problem
-from kehu.dataquality.normalize.regions import DEFAULT_ALIASES, KEYS, Region, _latin_key, parse_prefix
+from kehu.dataquality.normalize.regions import DEFAULT_ALIASES, KEYS, Region, _latin_key, strict_prefix
 
 __all__ = ["MESSAGES", "CompanyName", "normalize_company", "core_brand"]
 
@@ -403,10 +403,9 @@ def _split_cjk(text: str) -> tuple[str, str, str, str]:
             region = found if isinstance(found, str) else _region_label(found)
             base = base[: bm.start()] + base[bm.end() :]
             break
-    p = parse_prefix(base, aliases=None, strict=True)
-    lead = p.most_specific
+    end, lead = strict_prefix(base)
     if lead is not None:
-        rest = base[p.end :]
+        rest = base[end:]
         if len(rest) >= 2 and rest not in GENERIC_WORDS and core_brand(rest) not in GENERIC_WORDS:
             base = rest
             region = _region_label(lead)

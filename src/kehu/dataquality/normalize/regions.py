@@ -669,6 +669,35 @@ def _read(text: str, pos: int, key: str, after: int) -> int:
     return end
 
 
+_STRICT_MEMO: dict[str, tuple[int, Region | None]] = {}
+_STRICT_SIZES: dict[str, tuple[int, ...]] = {}
+STRICT_MEMO_SIZE = 50_000
+
+
+def strict_prefix(text: str) -> tuple[int, Region | None]:
+    """(end, most specific region) of ``parse_prefix(text, aliases=None, strict=True)`` (the region
+    leading a company name), remembered by the characters the parse read (see `reach`): company
+    names are many, the starts they share few."""
+    sizes = _STRICT_SIZES.get(text[:2])
+    if sizes is not None:
+        for size in sizes:
+            found = _STRICT_MEMO.get(text[:size])
+            if found is not None:
+                return found
+    p = parse_prefix(text, aliases=None, strict=True)
+    found = (p.end, p.most_specific)
+    size = reach(text, p, None)
+    if size is not None and size <= len(text):
+        if len(_STRICT_MEMO) >= STRICT_MEMO_SIZE:
+            _STRICT_MEMO.clear()
+            _STRICT_SIZES.clear()
+        _STRICT_MEMO[text[:size]] = found
+        known = _STRICT_SIZES.get(text[:2], ())
+        if size not in known:
+            _STRICT_SIZES[text[:2]] = (*known, size)
+    return found
+
+
 def _conflict(text: str, pos: int, p: Parse) -> int:
     """A full official name that does not fit what came before (广东省北京市): the later, more
     specific name wins and the earlier ones are reported."""
