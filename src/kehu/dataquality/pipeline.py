@@ -424,9 +424,12 @@ class Cleaner:
     def _email_cell(self, label: str) -> Callable[[str], tuple[tuple[str, ...], str, _Notes]]:
         from kehu.dataquality.normalize.emails import normalize_emails, quick_email
 
+        fixed = _FIXED["email"]
+
         def run(cell: str) -> tuple[tuple[str, ...], str, _Notes]:
-            if quick_email(cell):  # nothing to fix or flag: most cells
-                return (cell,), cell, _CLEAN
+            quick = quick_email(cell)
+            if quick is not None:  # one plain address, nothing to flag: most cells
+                return (quick,), quick, _CLEAN if quick == cell else fixed
             if cell.isspace():
                 return _NO_EMAIL
             results = normalize_emails(cell)

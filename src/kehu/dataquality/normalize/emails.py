@@ -116,13 +116,20 @@ def normalize_email(raw: str) -> EmailAddress:
     return EmailAddress(raw, value, tuple(changes) if value != raw else (), problems, True, suggestion)
 
 
-def quick_email(cell: str) -> bool:
-    """Whether the cell is one plain address with a lower-case domain and nothing to flag: what
-    `normalize_emails` would return unchanged. The row engine's fast path."""
-    if not cell.isascii() or _PLAIN.fullmatch(cell) is None:
-        return False
-    domain = cell[cell.rindex("@") + 1 :]
-    return domain == domain.lower() and (domain in _PROVIDER_SET or not suggest_domain(domain))
+def quick_email(cell: str) -> str | None:
+    """The stored form when the cell is one plain address with nothing to flag (surrounding spaces
+    and an upper-case domain are all it may need), else None. The row engine's fast path: the value
+    `normalize_emails` would give, without building the result."""
+    if not cell.isascii():
+        return None
+    text = cell.strip()
+    if _PLAIN.fullmatch(text) is None:
+        return None
+    local, _, domain = text.rpartition("@")
+    domain = domain.lower()
+    if domain in _PROVIDER_SET or not suggest_domain(domain):
+        return local + "@" + domain
+    return None
 
 
 def _validates(address: str) -> bool:

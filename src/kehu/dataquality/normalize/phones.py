@@ -274,6 +274,8 @@ def quick_phone(cell: str) -> tuple[str, str] | None:
             if landline is not None:
                 display = landline[0]
                 return display, "+86" + display[1:].replace("-", "")
+        elif len(compact) == 10 and compact[:3] in ("400", "800") and compact.isdigit() and compact.isascii():
+            return f"{compact[:3]}-{compact[3:6]}-{compact[6:]}", "+86" + compact
     return None
 
 
