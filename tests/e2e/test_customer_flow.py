@@ -90,8 +90,8 @@ def test_create_find_open_and_edit_a_customer(live_server, browser_page):  # typ
     page.fill("#id_city", "上海")
     page.click("button[type=submit]:has-text('保存')")
     change = page.locator(".tl-changes li", has_text="城市")
-    expect(change.locator(".old")).to_have_text("北京")
-    expect(change.locator(".new")).to_have_text("上海")
+    expect(change.locator(".old")).to_have_text("北京市")  # stored in canonical form
+    expect(change.locator(".new")).to_have_text("上海市")
 
     # A note goes onto the timeline without a page reload (HTMX).
     page.fill("#note-form textarea", "已电话联系，约下周拜访")
@@ -101,4 +101,4 @@ def test_create_find_open_and_edit_a_customer(live_server, browser_page):  # typ
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "customer-flow.png"), full_page=True)
     customer.refresh_from_db()
-    assert customer.city == "上海" and customer.version == 2
+    assert (customer.province, customer.city, customer.version) == ("上海市", "上海市", 2)
