@@ -12,38 +12,14 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from kehu.accounts.services import api_token_create
 from kehu.core.models import Job
 from kehu.customers.models import Customer
 from kehu.dataquality import quality, services
 from kehu.dataquality.models import CityAlias, PicklistSynonym, QualityIssue, QualitySettings, ValidationRule
+from tests.api_client import BASE, Api, error_of
 from tests.factories import CustomerFactory, ManagerFactory, UserFactory, option
 
 pytestmark = pytest.mark.django_db
-
-BASE = "/api/v1"
-
-
-class Api:
-    """A test client authenticated with a real API token of `user`."""
-
-    def __init__(self, user: Any) -> None:
-        self.user = user
-        _, secret = api_token_create(user=user, name="tests")
-        self.client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}", enforce_csrf_checks=True)
-
-    def get(self, path: str, params: dict | None = None) -> Any:
-        return self.client.get(BASE + path, params or {})
-
-    def post(self, path: str, body: Any) -> Any:
-        return self.client.post(BASE + path, json.dumps(body), content_type="application/json")
-
-    def put(self, path: str, body: Any) -> Any:
-        return self.client.put(BASE + path, json.dumps(body), content_type="application/json")
-
-    def delete(self, path: str) -> Any:
-        return self.client.delete(BASE + path)
-
 
 @pytest.fixture
 def sales_api(sales_user):  # type: ignore[no-untyped-def]
@@ -53,10 +29,6 @@ def sales_api(sales_user):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def admin_api(admin_user):  # type: ignore[no-untyped-def]
     return Api(admin_user)
-
-
-def error_of(response: Any) -> dict:
-    return response.json()["error"]
 
 
 def checked(**kwargs: Any) -> Customer:
