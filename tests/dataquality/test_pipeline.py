@@ -311,3 +311,21 @@ def test_output_row_never_loses_an_input_cell(cells):
     ]
     assert kept == cells  # input columns (and cells right of the header) come back exactly
     assert len(written) == len(cells) + len(cleaner.output_columns)
+
+
+def test_workers_send_cells_column_by_column_and_callers_get_rows():
+    import pickle
+
+    from kehu.dataquality import pipeline
+
+    rows = [["分扬科技有限公司", "张先生", "138 1234 5678", "010-6552998", "A@QQ.COM", "北京朝阳区建国路1号"],
+            ["", "", "", "", "", ""], ["华为", "李四", "1381234", "", "x@", "科技园"]]
+    columns = recognise_columns(HEADERS)
+    expected = Cleaner(HEADERS, columns).clean_many(rows)
+    pipeline._init_worker(list(HEADERS), columns, gc_tuning=False)
+    out, _counts = pipeline._clean_chunk(rows)
+    assert isinstance(out, pipeline.CellColumns)
+    assert pickle.loads(pickle.dumps(out)).rows() == expected  # noqa: S301 - our own bytes, as a pool sends them
+    for workers in (1, 2):
+        got = [r for _chunk, out in clean_rows(rows * 2, HEADERS, columns, workers=workers, chunk_rows=3) for r in out]
+        assert got == expected * 2

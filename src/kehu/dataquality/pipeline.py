@@ -515,13 +515,18 @@ class Cleaner:
         """`clean` for a chunk of rows, column by column: each column's cells go through its cached
         processor in one tight loop, and only rows with something to report (a change or a
         problem) take the slower per-row path that writes the problems text and the counts."""
+        return list(zip(*self.clean_columns(rows), strict=True))
+
+    def clean_columns(self, rows: Sequence[Sequence[str]]) -> list[Sequence[str]]:
+        """`clean_many` column by column: one sequence of cells per output column (in
+        `output_columns` order), as the engine builds them."""
         if not self._caches_judged:
             self._retire_useless_caches()
         if not isinstance(rows, list):
             rows = list(rows)
         count = len(rows)
         if not count:
-            return []
+            return [() for _ in self.output_columns]
         blank = [""] * count
         notes: list[Sequence[_Notes]] = []
 
@@ -631,9 +636,8 @@ class Cleaner:
                             for code in codes:
                                 counts[code] = counts.get(code, 0) + 1  # dict.get: Counter.update is slow
                     problems[k] = "; ".join(texts)
-        columns = [phone_e164, phone_valid, email_clean, province, city, district, detail, company, core, name,
-                   salutation, pinyin, initials, *extras, problems]
-        return list(zip(*columns, strict=True))
+        return [phone_e164, phone_valid, email_clean, province, city, district, detail, company, core, name,
+                salutation, pinyin, initials, *extras, problems]
 
     def _name_text(self, row: Sequence[str]) -> str:
         name_index, first, last = self._name_cols
@@ -744,14 +748,26 @@ def _init_worker(headers: list[str], columns: dict[str, list[int]], output: str 
         tune_gc()
 
 
+class CellColumns(tuple):  # type: ignore[type-arg]
+    """A chunk's canonical cells column by column, as a worker sends them: half the pickling of
+    one tuple per row (1M rows: ~1 µs a row less in the worker). `rows()` turns them round."""
+
+    __slots__ = ()
+
+    def rows(self) -> list[tuple[str, ...]]:
+        return list(zip(*self, strict=True))
+
+
 def _clean_chunk(rows: list[Sequence[str]]) -> tuple[Any, tuple[int, int, int, dict, dict]]:
-    """In a worker: the chunk's output (see `clean_rows`) and its counts."""
+    """In a worker: the chunk's output (see `clean_rows`; "cells" as `CellColumns`, which
+    `parallel_ordered` and `clean_rows` turn into rows) and its counts."""
     assert _worker is not None
     _worker.summary = CleanSummary()
-    canonical: list[Sequence[str]] = list(_worker.clean_many(rows))
+    columns = _worker.clean_columns(rows)
     counts = _worker.summary.as_tuple()
     if _layout is None:
-        return canonical, counts
+        return CellColumns(columns), counts
+    canonical: list[Sequence[str]] = list(zip(*columns, strict=True))
     assemble = _layout.assemble
     assembled = [assemble(row, out) for row, out in zip(rows, canonical, strict=True)]
     if _output == "rows":
@@ -801,7 +817,7 @@ def clean_rows(
         for chunk in itertools.chain(head, chunks):
             out, counts = _clean_chunk(chunk)
             summary.add(counts)
-            yield chunk, out
+            yield chunk, out.rows() if isinstance(out, CellColumns) else out
         return
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
     with context.Pool(workers, initializer=_init_worker, initargs=(list(headers), columns, output)) as pool:
@@ -821,9 +837,9 @@ def parallel_ordered(
             done_chunk, result = pending.popleft()
             out, counts = result.get()
             summary.add(counts)
-            yield done_chunk, out
+            yield done_chunk, out.rows() if isinstance(out, CellColumns) else out
     while pending:
         done_chunk, result = pending.popleft()
         out, counts = result.get()
         summary.add(counts)
-        yield done_chunk, out
+        yield done_chunk, out.rows() if isinstance(out, CellColumns) else out
