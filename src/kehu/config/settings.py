@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "kehu.accounts",
     "kehu.customers",
     "kehu.dataquality",
+    "kehu.imports",
 ]
 
 MIDDLEWARE = [

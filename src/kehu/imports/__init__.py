@@ -1,0 +1,1 @@
+"""Import of spreadsheets into the archive: one engine behind `kehu import` and the web wizard."""
