@@ -214,6 +214,8 @@ class Customer(TrackedModel):
     gender = models.CharField(_("性别"), max_length=10, choices=Gender.choices, blank=True)
     notes = models.TextField(_("备注"), blank=True)
     custom = models.JSONField(_("自定义字段"), default=dict, blank=True)
+    # The record's id in the system it was imported from (another CRM, an ERP): imports match on it.
+    external_id = models.CharField(_("外部编号"), max_length=100, blank=True, db_index=True)
     # Last follow-up, note or other contact with the customer; feeds freshness and stale review.
     last_activity_at = models.DateTimeField(_("最近跟进"), null=True, blank=True)
     # When someone last confirmed the record is current (the quarterly check), without editing it.
@@ -275,6 +277,7 @@ class Contact(TrackedModel):
     is_primary = models.BooleanField(_("首要联系人"), default=False)
     notes = models.TextField(_("备注"), blank=True)
     custom = models.JSONField(_("自定义字段"), default=dict, blank=True)
+    external_id = models.CharField(_("外部编号"), max_length=100, blank=True, db_index=True)
 
     class Meta:
         verbose_name = _("联系人")
