@@ -720,3 +720,16 @@ def test_the_quick_path_gives_what_normalize_address_gives(cell: str) -> None:
 )
 def test_quick_address(cell: str, quick: tuple[str, ...] | None) -> None:
     assert quick_address(cell) == quick
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("北京市朝阳门外大街1号", ("北京市", "北京市", "", "朝阳门外大街1号")),
+        ("北京朝阳区朝阳门北大街8号", ("北京市", "北京市", "朝阳区", "朝阳门北大街8号")),
+        ("北京市东直门南大街5号", ("北京市", "北京市", "", "东直门南大街5号")),
+    ],
+)
+def test_a_city_gate_named_like_a_district_is_street_text(raw, expected):
+    result = normalize_address(raw)
+    assert (result.province, result.city, result.district, result.detail) == expected

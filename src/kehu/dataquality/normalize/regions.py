@@ -201,8 +201,9 @@ def resolve_name(name: str) -> Region | None:
     return best[0] if len(best) == 1 else None
 
 
-# A short form followed by a street word is a street name: 北京东路, 中山路, 南京大街, 中山大学.
-_STREET_AFTER = re.compile(r"[东西南北中]?(?:路|街|大街|大道|道|巷|弄|胡同)|大学|公园")
+# A short form followed by a street word is a street name: 北京东路, 中山路, 南京大街, 中山大学,
+# and an old city gate: 朝阳门外大街 is in 东城区, not 朝阳区.
+_STREET_AFTER = re.compile(r"[东西南北中]?(?:路|街|大街|大道|道|巷|弄|胡同|门)|大学|公园")
 _PLACE_AFTER_CITY = re.compile(r"场|民")  # 南京市场, 中山市民中心: the 市 belongs to the next word
 
 # Alias -> canonical region name. Admins extend or override this (the CityAlias table passes its
@@ -660,7 +661,7 @@ def _read(text: str, pos: int, key: str, after: int) -> int:
     if after == 1:
         return end + 1
     if after == 2:
-        # [东西南北中]?(?:路|街|大街|大道|道|巷|弄|胡同)|大学|公园: at most three characters
+        # [东西南北中]?(?:路|街|大街|大道|道|巷|弄|胡同|门)|大学|公园: at most three characters
         if end < n and text[end] in "东西南北中":
             end += 1
         if end < n and text[end] in "大胡公":
