@@ -5,10 +5,11 @@ Headers are compared through `kehu.dataquality.pipeline.header_key` (case, width
 punctuation and a trailing column number ignored: "手机号码1", "Phone Number 2", "E-mail:"), so
 the alias tables below list each spelling once. A header is scored against every target:
 an exact alias 100, an exact alias once a bracketed remark is dropped ("客户名称（必填）") 95,
-a second-choice alias (a contact's second phone column) 70, the data-quality pipeline's
-role of the header 60, a near miss (rapidfuzz) below that. Columns then take their best free
-target in score order, so an exact header always beats a fuzzy one, and a single-valued target
-never gets two columns (phones, emails, tags and notes may take several: the engine merges them).
+a second-choice alias (a contact's second phone column) 70, a near miss of an alias
+(rapidfuzz ratio >= 85) 61-68, the data-quality pipeline's role of the header ("联系人手机") 60.
+Columns then take their best free target in score order, so an exact header always beats a fuzzy
+one, and a single-valued target never gets two columns (phones, emails, tags and notes may take
+several: the engine merges them).
 
 Pure apart from `targets_for`, which reads the custom field definitions once per call.
 """
@@ -39,7 +40,7 @@ SCORE_EXACT = 100
 SCORE_BRACKETS = 95
 SCORE_SECOND = 70
 SCORE_ROLE = 60
-FUZZY_CUTOFF = 85  # rapidfuzz ratio (0-100) a near miss needs; scored at half so it ranks below any alias
+FUZZY_CUTOFF = 85  # rapidfuzz ratio (0-100) a near miss needs; scored 61-68, between a second choice and a role
 FUZZY_MIN_LENGTH = 4  # shorter keys ("省份" vs "省分") are too close to everything to guess from
 
 
@@ -116,9 +117,9 @@ _CUSTOMERS: tuple[TargetField, ...] = (
        "Mailing City"),
     _t("district", "区县", "District", "text", "区", "县区", "县", "所在区县", "所在区", "County"),
     _t("address", "详细地址", "Street address", "text", "地址", "公司地址", "联系地址", "通讯地址", "通信地址",
-       "办公地址", "注册地址", "经营地址", "街道地址", "省市区", "省市县", "所在地区",
-       "Address", "Street", "Billing Street", "Shipping Street",
-       "Mailing Street", "Full Address", "Address Line"),
+       "办公地址", "注册地址", "经营地址", "街道地址", "Address", "Street", "Billing Street", "Shipping Street",
+       "Mailing Street", "Full Address", "Address Line",
+       second=("省市区", "省市县", "所在地区")),  # the address parser reads a region; a street column wins
     _t("industry", "行业", "Industry", "picklist:industry", "所属行业", "客户行业", "行业类别", "行业分类"),
     _t("level", "级别", "Level", "picklist:level", "客户级别", "客户等级", "等级", "客户分级", "Customer Level",
        "Tier"),
@@ -267,15 +268,18 @@ def _candidates(kind: str, index: _Index, header: str) -> list[tuple[int, str]]:
     if bare != key:
         for score, target in index.exact.get(bare, ()):
             offer(score - (SCORE_EXACT - SCORE_BRACKETS), target)
-    if not found:
-        role = role_of_header(header)
-        if role is not None and role in _ROLE_TARGETS.get(kind, {}):
-            offer(SCORE_ROLE, _ROLE_TARGETS[kind][role])
-    if not found and len(bare) >= FUZZY_MIN_LENGTH:
+    if found:
+        return sorted(((score, target) for target, score in found.items()), reverse=True)
+    if len(bare) >= FUZZY_MIN_LENGTH:
+        # A near miss of a whole alias ("Emial Address") says more than a keyword in it ("address").
         match = process.extractOne(bare, index.fuzzy_keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
         if match is not None:
+            near = SCORE_ROLE + 1 + (match[1] - FUZZY_CUTOFF) * (SCORE_SECOND - SCORE_ROLE - 2) / (100 - FUZZY_CUTOFF)
             for score, target in index.exact[match[0]]:
-                offer(int(match[1] * score / SCORE_EXACT / 2), target)
+                offer(int(near * score / SCORE_EXACT), target)
+    role = role_of_header(header)
+    if role is not None and role in _ROLE_TARGETS.get(kind, {}):
+        offer(SCORE_ROLE, _ROLE_TARGETS[kind][role])
     return sorted(((score, target) for target, score in found.items()), reverse=True)
 
 
