@@ -259,6 +259,8 @@ def _pinyin(text: str) -> str:
 class _Generator:
     def __init__(self, seed: int, now: dt.datetime):
         self.rng = random.Random(seed)
+        # Real archives are not clean; a separate stream keeps the clean data identical per seed.
+        self.mess = random.Random(f"{seed}-mess")
         self.fake = Faker("zh_CN")
         self.fake.seed_instance(seed)
         self.now = now
@@ -364,7 +366,21 @@ class _Generator:
             )
         notes = [self.note(customer, created, owner) for _ in range(rng.choices([0, 1, 2, 3], [25, 35, 25, 15])[0])]
         notes.sort(key=lambda n: n.at)
-        return DemoCustomer(**{**customer.__dict__, "notes": notes})
+        return DemoCustomer(**{**customer.__dict__, "notes": notes, **self.messy(customer)})
+
+    def messy(self, customer: DemoCustomer) -> dict[str, Any]:
+        """A few of the mistakes real spreadsheets carry, for the data-quality pages to find: a
+        mistyped extra number, a mistyped e-mail domain, a missing city."""
+        mess, changes = self.mess, {}
+        if mess.random() < 0.03:
+            changes["phones"] = [*customer.phones, mess.choice(["138123456", "0755-123", "1391234567"])]
+        if customer.emails and mess.random() < 0.04:
+            local, _, domain = customer.emails[0].partition("@")
+            typo = {"qq.com": "qq.con", "163.com": "163.cm", "126.com": "126.co", "sina.com": "sina.cm"}
+            changes["emails"] = [f"{local}@{typo.get(domain, domain.replace('.com', '.con'))}"]
+        if customer.kind == "company" and mess.random() < 0.02:
+            changes.update(city="", district="")
+        return changes
 
     def company_name(self, city: str, industry: str) -> tuple[str, str, str, str]:
         rng = self.rng
