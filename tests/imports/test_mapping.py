@@ -148,6 +148,14 @@ def test_our_export_headers_map_back_to_their_fields() -> None:
                 assert mapping.get(column, "") == expected, (kind, headers[column])
 
 
+def test_blank_and_numeric_headers_are_left_unmapped() -> None:
+    headers: list = ["名称", None, 2024, "  "]
+    mapping = suggest_mapping("customers", headers, targets=TARGETS["customers"])
+    assert mapping == {0: "name"}
+    assert unmapped_columns(mapping, headers) == [2]
+    assert template_apply({"名称": "name"}, headers) == {0: "name"}
+
+
 def test_exact_header_beats_fuzzy_one_for_a_single_target() -> None:
     headers = ["Mobile Phone Nubmer", "Mobile Phone Number"]
     assert suggest_mapping("contacts", headers, targets=TARGETS["contacts"]) == {1: "mobile", 0: "phone"}

@@ -254,6 +254,7 @@ def _index(kind: str, targets: Sequence[TargetField]) -> _Index:
 
 def _candidates(kind: str, index: _Index, header: str) -> list[tuple[int, str]]:
     """[(score, target key)] a header could feed, best first."""
+    header = "" if header is None else str(header)  # a spreadsheet header cell may be a number or empty
     key, bare = _keys(header)
     if not key or _IGNORED.search(key):
         return []
@@ -308,7 +309,7 @@ def suggest_mapping(
 
 def unmapped_columns(mapping: Mapping[int, str], headers: Sequence[str]) -> list[int]:
     """Columns with a header that feed nothing (blank headers are not worth reporting)."""
-    return [i for i, header in enumerate(headers) if i not in mapping and (header or "").strip()]
+    return [i for i, header in enumerate(headers) if i not in mapping and str(header or "").strip()]
 
 
 def validate_mapping(
@@ -368,7 +369,8 @@ def template_apply(
     mapping: dict[int, str] = {}
     taken: set[str] = set()
     for column, header in enumerate(headers):
-        target = (by_text.get(header) or by_key.get(_keys(header)[0])) if (header or "").strip() else None
+        header = str(header or "")
+        target = (by_text.get(header) or by_key.get(_keys(header)[0])) if header.strip() else None
         if not target:
             continue
         if fields is not None and (target not in fields or (target in taken and not fields[target].multi)):
