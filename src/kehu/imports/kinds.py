@@ -1,0 +1,686 @@
+"""The built-in importable kinds: customers (and contacts, linked to their customer).
+
+The field cleaning here mirrors `customers.services._apply_customer_data` step for step (the same
+normalisers, messages, error codes and rule checks) with every table it would query per record read
+once per import; tests/imports/test_engine.py compares the two on the same input, so a change to
+the service's rules that is not made here fails a test."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kehu.core import audit
+from kehu.core.errors import ErrorCode, FieldError
+from kehu.dataquality import quality, rules
+from kehu.dataquality.cleaning import (
+    FieldProblem,
+    city_aliases,
+    clean_customer_fields,
+    picklist_tables,
+)
+from kehu.dataquality.models import MatchKey, RuleSeverity, RuleType
+from kehu.dataquality.normalize.base import Problem
+from kehu.dataquality.normalize.emails import normalize_emails
+from kehu.dataquality.normalize.identifiers import normalize_credit_code
+from kehu.dataquality.normalize.phones import normalize_phones
+from kehu.dataquality.picklists import match_picklist
+from kehu.imports.engine import (
+    ChunkResult,
+    ImportKind,
+    ImportOptions,
+    RowResult,
+    audit_events,
+    insert_search_tokens,
+    json_value,
+    register,
+)
+
+# What a customer row may carry (besides "custom.<key>" for each active custom field).
+CUSTOMER_TARGETS = [
+    "name", "kind", "short_name", "external_id", "credit_code", "id_number", "phones", "emails", "website",
+    "province", "city", "district", "address", "industry", "level", "stage", "source", "owner", "tags",
+    "birthday", "gender", "salutation", "notes",
+]
+_PICKLIST_FIELDS = {"industry": "industry", "level": "level", "stage": "stage", "source": "source"}
+_TEXT_FIELDS = (("short_name", 100), ("website", 200), ("province", 50), ("city", 50), ("district", 50),
+                ("address", 300), ("id_number", 30), ("salutation", 20))
+_NORMALISED = {"name", "phones", "emails", "province", "city", "district", "address", "credit_code", "id_number",
+               "website"}
+# Values people type for the two choice fields, on top of the stored codes.
+_KIND_WORDS = {"company": "company", "企业": "company", "公司": "company", "单位": "company", "organization": "company",
+               "person": "person", "个人": "person", "individual": "person"}
+_GENDER_WORDS = {"male": "male", "男": "male", "m": "male", "先生": "male",
+                 "female": "female", "女": "female", "f": "female", "女士": "female"}
+# Stored fields an import may change and undo restores (attnames; derived fields included).
+_RESTORABLE = [
+    "kind", "name", "short_name", "name_pinyin", "name_initials", "name_core", "salutation", "industry_id",
+    "level_id", "stage_id", "source_id", "owner_id", "department_id", "phones", "phones_e164", "emails",
+    "website", "province", "city", "district", "address", "birthday", "credit_code", "id_number", "gender",
+    "notes", "custom", "external_id",
+]
+
+
+def _clean_text(value: Any, *, max_length: int) -> str:
+    from kehu.customers.validation import clean_text
+
+    return clean_text(value, max_length=max_length)
+
+
+def _as_list(value: Any) -> list[str]:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value if v not in (None, "")]
+
+
+def _split_names(value: Any) -> list[str]:
+    from kehu.customers.validation import clean_list
+
+    return [n[:50] for n in clean_list("\n".join(_as_list(value)))]
+
+
+@dataclass
+class CustomerContext:
+    acting_user: Any
+    options: ImportOptions
+    dry_run: bool
+    aliases: dict[str, str]
+    picklists: dict[str, tuple[dict[str, tuple[int, str]], dict[str, tuple[int, str]]]]
+    option_by_id: dict[int, Any]
+    definitions: list[Any]
+    check_rules: list[Any]  # every active customer rule except uniqueness (checked per chunk here)
+    unique_error_rules: list[Any]
+    warning_unique_rules: list[Any]
+    users_by_key: dict[str, Any]
+    users_by_id: dict[int, Any]
+    departments: dict[int, Any]
+    round_robin: list[Any]
+    quality_settings: Any
+    tags: dict[str, Any] = field(default_factory=dict)
+    # Keys claimed by rows not yet committed: (match key, value) -> row; (MatchKey kind, value) -> row.
+    pending_match: dict[tuple[str, str], int] = field(default_factory=dict)
+    pending_unique: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def _user_keys(user: Any) -> list[str]:
+    keys = [str(user.pk), user.username.casefold()]
+    if user.display_name:
+        keys.append(user.display_name.strip().casefold())
+    if user.email:
+        keys.append(user.email.strip().casefold())
+    return keys
+
+
+class CustomerImport(ImportKind):
+    key = "customers"
+    object_type = "customer"
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return _("客户")
+
+    def targets(self) -> list[str]:
+        from kehu.customers.models import CustomFieldDefinition
+
+        custom = CustomFieldDefinition.objects.filter(target="customer", is_active=True).values_list("key", flat=True)
+        return CUSTOMER_TARGETS + [f"custom.{key}" for key in custom]
+
+    def context(self, *, acting_user: Any, options: ImportOptions, dry_run: bool) -> CustomerContext:
+        from kehu.accounts.models import Department, User
+        from kehu.customers.models import CustomFieldDefinition, PicklistOption, Tag
+
+        active = rules.active_rules("customer")
+        users = list(User.objects.filter(is_active=True).select_related("department"))
+        by_key: dict[str, Any] = {}
+        for user in sorted(users, key=lambda u: u.pk, reverse=True):  # the oldest account wins a shared name
+            for key in _user_keys(user):
+                by_key[key] = user
+        by_id = {u.pk: u for u in users}
+        if acting_user is not None:
+            by_id.setdefault(acting_user.pk, acting_user)
+        round_robin = [by_id[pk] for pk in options.owner_users if pk in by_id]
+        return CustomerContext(
+            acting_user=acting_user,
+            options=options,
+            dry_run=dry_run,
+            aliases=city_aliases(),
+            picklists={name: picklist_tables(kind) for name, kind in _PICKLIST_FIELDS.items()},
+            option_by_id={o.pk: o for o in PicklistOption.objects.all()},
+            definitions=list(CustomFieldDefinition.objects.filter(target="customer", is_active=True)),
+            check_rules=[r for r in active if r.rule_type != RuleType.UNIQUE],
+            unique_error_rules=[r for r in active if r.rule_type == RuleType.UNIQUE
+                                and r.severity == RuleSeverity.ERROR],
+            warning_unique_rules=quality._warning_unique_rules(),
+            users_by_key=by_key,
+            users_by_id=by_id,
+            departments={d.pk: d for d in Department.objects.all()},
+            round_robin=round_robin,
+            quality_settings=quality.quality_settings(),
+            tags={t.name: t for t in Tag.objects.all()},
+        )
+
+    def end_chunk(self, ctx: CustomerContext) -> None:
+        ctx.pending_match.clear()
+        ctx.pending_unique.clear()
+
+    # Cleaning: the service's steps with cached tables --------------------------------------------------
+
+    def apply(self, ctx: CustomerContext, customer: Any, data: Mapping[str, Any], *, creating: bool,
+              row: int) -> list[FieldError]:
+        """Set the cleaned values of `data` on `customer`; returns the field errors (empty: valid)."""
+        from kehu.customers.models import CustomerKind, Gender
+        from kehu.customers.pinyin import pinyin_forms
+        from kehu.customers.validation import Collector, clean_custom_values, clean_date
+
+        errors = Collector()
+        if "kind" in data or creating:
+            raw_kind = str(data.get("kind") or CustomerKind.COMPANY)
+            kind = _KIND_WORDS.get(raw_kind.strip().casefold(), raw_kind)
+            if kind not in CustomerKind.values:
+                errors.add("kind", ErrorCode.UNKNOWN_CHOICE, _("未知的客户类型：%(value)s") % {"value": raw_kind})
+            else:
+                customer.kind = kind
+        if "name" in data or creating:
+            customer.name = _clean_text(data.get("name"), max_length=200)
+            if not customer.name:
+                errors.add("name", ErrorCode.REQUIRED, _("名称为必填项"))
+        for name, max_length in _TEXT_FIELDS:
+            if name in data:
+                setattr(customer, name, _clean_text(data[name], max_length=max_length))
+        if "notes" in data:
+            customer.notes = _clean_text(data["notes"], max_length=20000)
+        if "external_id" in data:
+            customer.external_id = _clean_text(data["external_id"], max_length=100)
+        if "gender" in data:
+            raw_gender = _clean_text(data["gender"], max_length=10)
+            gender = _GENDER_WORDS.get(raw_gender.casefold(), raw_gender)
+            if gender and gender not in Gender.values:
+                errors.add("gender", ErrorCode.UNKNOWN_CHOICE, _("未知的性别：%(value)s") % {"value": raw_gender})
+            else:
+                customer.gender = gender
+        for name in _PICKLIST_FIELDS:
+            if name in data:
+                setattr(customer, name, self._picklist(ctx, name, data[name], errors))
+        if "phones" in data:
+            customer.phones = _as_list(data["phones"])
+        if "emails" in data:
+            customer.emails = _as_list(data["emails"])
+        if "birthday" in data:
+            customer.birthday = clean_date(data["birthday"], "birthday", errors)
+        if "credit_code" in data:
+            customer.credit_code = _clean_text(data["credit_code"], max_length=30)
+
+        problems = self._normalise(ctx, customer, data, creating=creating)
+        if customer.kind == CustomerKind.COMPANY and customer.birthday:
+            errors.add("birthday", ErrorCode.INVALID, _("企业客户没有生日字段"))
+        if customer.kind == CustomerKind.PERSON and customer.credit_code:
+            errors.add("credit_code", ErrorCode.INVALID, _("个人客户没有统一社会信用代码"))
+        if customer.kind == CustomerKind.COMPANY and customer.id_number:
+            errors.add("id_number", ErrorCode.INVALID, _("企业客户没有身份证号"))
+
+        owner_changed = self._owner(ctx, customer, data, creating=creating, row=row, errors=errors)
+        if owner_changed:
+            department_id = customer.owner.department_id if customer.owner else None
+            customer.department = ctx.departments.get(department_id) if department_id else None
+
+        custom = {k.removeprefix("custom."): v for k, v in data.items() if k.startswith("custom.")}
+        if custom or creating:
+            customer.custom = clean_custom_values(
+                definitions=ctx.definitions, values=custom, existing=customer.custom, errors=errors,
+                user_exists=lambda pk: pk in ctx.users_by_id,
+            )
+        outcome = rules.check_rules(
+            target="customer", record=customer, customer_kind=customer.kind, stage_id=customer.stage_id,
+            problems=problems, customer_id=customer.pk, user=ctx.acting_user, rules=ctx.check_rules,
+        )
+        errors.errors.extend(outcome.errors)
+        if not errors.errors and ("name" in data or "kind" in data or creating):
+            customer.name_pinyin, customer.name_initials = pinyin_forms(
+                customer.name, is_person=customer.kind == CustomerKind.PERSON
+            )
+        return errors.errors
+
+    def _picklist(self, ctx: CustomerContext, name: str, value: Any, errors: Any) -> Any:
+        if value in (None, ""):
+            return None
+        text = str(value).strip()
+        option = None
+        if text.isdigit():
+            candidate = ctx.option_by_id.get(int(text))
+            option = candidate if candidate is not None and candidate.kind == _PICKLIST_FIELDS[name] else None
+        if option is None:
+            table, synonyms = ctx.picklists[name]
+            match = match_picklist(text, table=table, synonyms=synonyms)
+            option = ctx.option_by_id.get(match.option_id) if match.option_id else None
+        if option is None:
+            errors.add(name, ErrorCode.UNKNOWN_CHOICE, _("未知的选项：%(value)s") % {"value": value})
+        return option
+
+    def _normalise(self, ctx: CustomerContext, customer: Any, data: Mapping[str, Any], *,
+                   creating: bool) -> list[FieldProblem]:
+        given = set(data) & _NORMALISED
+        if creating or "kind" in data:
+            given.add("name")
+        if given & {"province", "city", "district", "address"}:
+            given |= {"province", "city", "district", "address"}
+        raw = {name: getattr(customer, name) for name in given}
+        cleaned = clean_customer_fields(raw, kind=customer.kind, aliases=ctx.aliases if "city" in given else None)
+        values = cleaned.values
+        birthday, gender = values.pop("_id_birthday", None), values.pop("_id_gender", "")
+        if data.get("salutation"):
+            values.pop("salutation", None)
+        elif customer.kind != "person":
+            values["salutation"] = ""
+        for name, value in values.items():
+            setattr(customer, name, value)
+        problems = list(cleaned.problems)
+        if birthday:
+            if customer.birthday is None:
+                customer.birthday = birthday
+            elif customer.birthday != birthday:
+                problems.append(FieldProblem("id_number", Problem("id_number.birthday_mismatch", customer.id_number)))
+        if gender and not customer.gender:
+            customer.gender = gender
+        return problems
+
+    def _owner(self, ctx: CustomerContext, customer: Any, data: Mapping[str, Any], *, creating: bool, row: int,
+               errors: Any) -> bool:
+        """Set the owner from the policy; True when it was (re)set."""
+        policy = ctx.options.owner_policy
+        if policy == "column" and data.get("owner") not in (None, ""):
+            text = str(data["owner"]).strip()
+            user = ctx.users_by_key.get(text.casefold())
+            if user is None:
+                errors.add("owner", ErrorCode.INVALID, _("未知的用户：%(value)s") % {"value": data["owner"]})
+                return False
+            customer.owner = user
+            return True
+        if not creating:
+            return False
+        if policy == "pool":
+            customer.owner = None
+        elif policy == "round_robin" and ctx.round_robin:
+            customer.owner = ctx.round_robin[row % len(ctx.round_robin)]
+        else:
+            customer.owner = ctx.acting_user
+        return True
+
+    # Matching ---------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def match_values(data: Mapping[str, Any]) -> dict[str, list[str]]:
+        """Normalised values of the match keys a row carries, as stored for lookups."""
+        out: dict[str, list[str]] = {}
+        if data.get("external_id"):
+            out["external_id"] = [_clean_text(data["external_id"], max_length=100)]
+        if data.get("credit_code"):
+            code = normalize_credit_code(str(data["credit_code"]))
+            if code.valid:
+                out["credit_code"] = [code.value]
+        if data.get("phones"):
+            out["mobile"] = [p.e164 for p in normalize_phones(_as_list(data["phones"])) if p.e164]
+        if data.get("emails"):
+            out["email"] = [e.value.lower() for e in normalize_emails(_as_list(data["emails"])) if e.valid]
+        return out
+
+    @staticmethod
+    def lookup_matches(wanted: Mapping[str, set[str]]) -> dict[tuple[str, str], set[int]]:
+        from kehu.customers.models import Customer
+
+        hits: dict[tuple[str, str], set[int]] = {}
+        for key, values in wanted.items():
+            if not values:
+                continue
+            values_list = list(values)
+            for start in range(0, len(values_list), 900):  # SQLite's bound-variable limit
+                part = values_list[start:start + 900]
+                if key in ("external_id", "credit_code"):
+                    pairs = Customer.objects.filter(**{f"{key}__in": part}).values_list(key, "pk")
+                else:
+                    kind = "phone" if key == "mobile" else "email"
+                    pairs = MatchKey.objects.filter(kind=kind, value__in=part).values_list("value", "customer_id")
+                for value, pk in pairs:
+                    hits.setdefault((key, value), set()).add(pk)
+        return hits
+
+    # The chunk ----------------------------------------------------------------------------------------------
+
+    def run_chunk(self, ctx: CustomerContext, rows: Sequence[tuple[int, list[str], dict[str, Any]]]) -> ChunkResult:
+        from kehu.customers.models import Customer
+
+        options = ctx.options
+        keyed = [self.match_values(data) for _row, _cells, data in rows]
+        wanted: dict[str, set[str]] = {key: set() for key in options.match_by}
+        for values in keyed:
+            for key in options.match_by:
+                wanted[key].update(values.get(key, ()))
+        hits = self.lookup_matches(wanted)
+        matched_ids = {pk for ids in hits.values() for pk in ids}
+        locked: dict[int, Any] = {}
+        if matched_ids:
+            queryset = Customer.objects.select_related("industry", "level", "stage", "source", "owner", "department")
+            if not ctx.dry_run:
+                queryset = queryset.select_for_update(of=("self",))
+            ids = sorted(matched_ids)
+            for start in range(0, len(ids), 900):
+                locked.update((c.pk, c) for c in queryset.filter(pk__in=ids[start:start + 900]))
+        tags_of = self._tags_of(list(locked)) if locked else {}
+
+        results: list[RowResult] = []
+        touched: set[int] = set()
+        consumed = len(rows)
+        for index, (row, cells, data) in enumerate(rows):
+            target_id, target_row, decision, reason = self._decide(ctx, keyed[index], hits)
+            if not ctx.dry_run and index > 0 and (target_row is not None or (target_id is not None
+                                                                              and target_id in touched)):
+                consumed = index  # an earlier row of this chunk made the record: decide after it commits
+                break
+            result = RowResult(row=row, action=decision, cells=cells)
+            if reason:
+                result.problems.append(reason)
+            if decision in ("skipped", "rejected"):
+                results.append(result)
+                continue
+            if target_id is not None:
+                touched.add(target_id)
+            if decision == "updated" and target_id is not None:
+                customer = locked[target_id]
+                before = {name: json_value(getattr(customer, name)) for name in _RESTORABLE}
+                snapshot = self._audit_snapshot(customer)
+                errors = self.apply(ctx, customer, data, creating=False, row=row)
+                result.obj = customer
+                result.before = before
+                result.changes = audit.diff_values(snapshot, self._audit_snapshot(customer), _audit_fields())
+                if "tags" in data:
+                    old_tags = tags_of.get(customer.pk, [])
+                    new_tags = sorted(set(_split_names(data["tags"])))
+                    if new_tags != old_tags:
+                        result.tags = new_tags
+                        result.before["__tags__"] = old_tags
+                        result.changes.append({"field": "tags", "old": old_tags, "new": new_tags})
+            else:
+                customer = Customer(created_by=ctx.acting_user, updated_by=ctx.acting_user)
+                errors = self.apply(ctx, customer, data, creating=True, row=row)
+                result.obj = customer
+                names = sorted(set(_split_names(data.get("tags"))))
+                result.tags = names or None
+                if target_row is not None:  # dry run: the record an earlier row would create
+                    decision = result.action = "updated" if decision == "updated" else decision
+            if errors:
+                result.action = "rejected"
+                result.problems = [(e.field, str(e.message)) for e in errors]
+                result.obj = None
+            elif decision == "updated" and not result.changes and target_row is None:
+                result.action = "skipped"
+                result.problems = [("", _("与已有客户相同，无需更新"))]
+            else:
+                if result.action in ("created", "flagged"):
+                    for key, values in keyed[index].items():
+                        for value in values:
+                            ctx.pending_match.setdefault((key, value), row)
+            results.append(result)
+        self._check_unique(ctx, results)
+        if not ctx.dry_run:
+            self._write(ctx, results)
+        return ChunkResult(results=results, consumed=consumed)
+
+    def _decide(self, ctx: CustomerContext, keyed: Mapping[str, list[str]], hits: Mapping[tuple[str, str], set[int]]
+                ) -> tuple[int | None, int | None, str, tuple[str, str] | None]:
+        """(existing id, pending row, action, reason) from the mode and the first match key that hits."""
+        options = ctx.options
+        target_id: int | None = None
+        target_row: int | None = None
+        for key in options.match_by:
+            ids: set[int] = set()
+            rows_hit: set[int] = set()
+            for value in keyed.get(key, ()):
+                ids |= hits.get((key, value), set())
+                if (key, value) in ctx.pending_match:
+                    rows_hit.add(ctx.pending_match[(key, value)])
+            if len(ids) + len(rows_hit) > 1:
+                return None, None, "rejected", (key, _("按%(key)s匹配到多个已有客户，无法确定更新哪一个") % {
+                    "key": match_label(key)})
+            if ids:
+                target_id = next(iter(ids))
+                break
+            if rows_hit:
+                target_row = next(iter(rows_hit))
+                break
+        matched = target_id is not None or target_row is not None
+        if options.mode == "update":
+            if not matched:
+                return None, None, "skipped", ("", _("未找到匹配的客户"))
+            return target_id, target_row, "updated", None
+        if options.mode == "upsert":
+            return target_id, target_row, ("updated" if matched else "created"), None
+        if not matched:
+            return None, None, "created", None
+        where = (_("第 %(row)s 行") % {"row": target_row}) if target_row is not None else f"#{target_id}"
+        if options.duplicates == "update":
+            return target_id, target_row, "updated", None
+        if options.duplicates == "flag":
+            return None, target_row, "flagged", ("", _("可能与已有客户重复（%(where)s）") % {"where": where})
+        return None, None, "skipped", ("", _("已有相同客户（%(where)s），已跳过") % {"where": where})
+
+    @staticmethod
+    def _audit_snapshot(customer: Any) -> dict[str, Any]:
+        values = {}
+        for name in _audit_fields():
+            value = getattr(customer, name)
+            values[name] = dict(value) if isinstance(value, dict) else list(value) if isinstance(value, list) \
+                else value
+        return values
+
+    @staticmethod
+    def _tags_of(customer_ids: list[int]) -> dict[int, list[str]]:
+        from kehu.customers.models import Customer
+
+        through = Customer.tags.through
+        out: dict[int, list[str]] = {}
+        for customer_id, name in through.objects.filter(customer_id__in=customer_ids).values_list(
+                "customer_id", "tag__name"):
+            out.setdefault(customer_id, []).append(name)
+        return {pk: sorted(names) for pk, names in out.items()}
+
+    def _check_unique(self, ctx: CustomerContext, results: list[RowResult]) -> None:
+        """Error-level uniqueness rules for the chunk: one query per key kind, plus the rows before."""
+        if not ctx.unique_error_rules:
+            return
+        checks: list[tuple[RowResult, Any, str, str]] = []  # (result, rule, kind, value)
+        wanted: dict[str, set[str]] = {}
+        for result in results:
+            if result.obj is None:
+                continue
+            customer = result.obj
+            for rule in ctx.unique_error_rules:
+                if not rules._applies(rule, customer_kind=customer.kind, stage_id=customer.stage_id):
+                    continue
+                for kind, value in rules.unique_values(customer, rule.field):
+                    if kind.startswith("field:"):
+                        continue
+                    checks.append((result, rule, kind, value))
+                    wanted.setdefault(kind, set()).add(value)
+        holders: dict[tuple[str, str], list[int]] = {}
+        for kind, values in wanted.items():
+            values_list = list(values)
+            for start in range(0, len(values_list), 900):
+                for value, customer_id in MatchKey.objects.filter(
+                        kind=kind, value__in=values_list[start:start + 900]).values_list("value", "customer_id"):
+                    holders.setdefault((kind, value), []).append(customer_id)
+        rejected: set[int] = set()
+        claimed: dict[tuple[str, str], int] = {}
+        for result, rule, kind, value in checks:
+            if id(result) in rejected:
+                continue
+            own = result.obj.pk
+            others = sorted(pk for pk in holders.get((kind, value), []) if pk != own)
+            message = None
+            if others:
+                message = rules._clash_message(field=rule.field, value=value, other_customer_id=others[0],
+                                               user=ctx.acting_user)
+            else:
+                earlier = claimed.get((kind, value), ctx.pending_unique.get((kind, value)))
+                if earlier is not None and earlier != result.row:
+                    message = _("%(field)s %(value)s 与第 %(row)s 行重复") % {
+                        "field": field_label(rule.field), "value": value, "row": earlier}
+            if message is None:
+                claimed.setdefault((kind, value), result.row)
+                continue
+            rejected.add(id(result))
+            result.action = "rejected"
+            result.problems = [(rule.field, rule.message or message)]
+            result.obj = None
+        for key, row in claimed.items():
+            ctx.pending_unique.setdefault(key, row)
+
+    # Writes ---------------------------------------------------------------------------------------------------
+
+    def _write(self, ctx: CustomerContext, results: list[RowResult]) -> None:
+        from kehu.customers.models import Customer, SearchToken
+
+        now = timezone.now()
+        created = [r for r in results if r.action in ("created", "flagged") and r.obj is not None]
+        updated = [r for r in results if r.action == "updated" and r.obj is not None]
+        for result in created:
+            result.obj.created_at = result.obj.updated_at = now
+        if created:
+            Customer.objects.bulk_create([r.obj for r in created], batch_size=500)
+        if updated:
+            fields = {"version", "updated_at", "updated_by"}
+            for result in updated:
+                customer = result.obj
+                changed = [name for name in _RESTORABLE if json_value(getattr(customer, name)) != result.before[name]]
+                result.before = {name: result.before[name] for name in changed} | (
+                    {"__tags__": result.before["__tags__"]} if "__tags__" in result.before else {})
+                fields.update(changed)
+                customer.version = customer.version + 1
+                customer.updated_at = now
+                customer.updated_by = ctx.acting_user
+            Customer.objects.bulk_update([r.obj for r in updated], sorted(fields), batch_size=500)
+        self._write_tags(ctx, created + [r for r in updated if r.tags is not None])
+        audit_events(actor=ctx.acting_user, items=[
+            ("create", r.obj, r.obj.pk, audit.diff_values({}, self._audit_snapshot(r.obj), _audit_fields())
+             + ([{"field": "tags", "old": [], "new": r.tags}] if r.tags else []))
+            for r in created
+        ] + [("update", r.obj, r.obj.pk, r.changes or []) for r in updated])
+        if updated:
+            ids = [r.obj.pk for r in updated]
+            SearchToken.objects.filter(customer_id__in=ids, contact__isnull=True).delete()
+            for result in updated:
+                if "owner_id" in (result.before or {}):
+                    SearchToken.objects.filter(customer_id=result.obj.pk, contact__isnull=False).update(
+                        owner_id=result.obj.owner_id)
+        insert_search_tokens([r.obj for r in created + updated])
+        quality.customers_quality_refresh([r.obj for r in created + updated], settings=ctx.quality_settings,
+                                          unique_rules=ctx.warning_unique_rules, now=now)
+
+    def _write_tags(self, ctx: CustomerContext, results: list[RowResult]) -> None:
+        from kehu.customers.models import Customer, Tag
+
+        with_tags = [r for r in results if r.tags is not None]
+        if not with_tags:
+            return
+        missing = {n for r in with_tags for n in r.tags or [] if n not in ctx.tags}
+        if missing:
+            Tag.objects.bulk_create([Tag(name=n) for n in sorted(missing)], ignore_conflicts=True)
+            ctx.tags.update((t.name, t) for t in Tag.objects.filter(name__in=missing))
+        through = Customer.tags.through
+        replaced = [r.obj.pk for r in with_tags if r.action == "updated"]
+        if replaced:
+            through.objects.filter(customer_id__in=replaced).delete()
+        through.objects.bulk_create(
+            [through(customer_id=r.obj.pk, tag_id=ctx.tags[n].pk) for r in with_tags for n in r.tags or []],
+            batch_size=1000, ignore_conflicts=True,
+        )
+
+    # Undo -------------------------------------------------------------------------------------------------
+
+    def undo(self, *, acting_user: Any, logs: Sequence[Any]) -> None:
+        from kehu.customers.models import Customer, SearchToken, Tag
+
+        created_ids = [log.object_id for log in logs if log.action in ("created", "flagged")]
+        updated = [log for log in logs if log.action == "updated"]
+        items: list[tuple[str, Any, int | None, list[dict]]] = []
+        for start in range(0, len(created_ids), 900):
+            part = created_ids[start:start + 900]
+            for customer in Customer.objects.filter(pk__in=part):
+                items.append(("delete", customer, customer.pk, [{"field": "import_undo", "old": None, "new": None}]))
+        audit_events(actor=acting_user, items=items)
+        for start in range(0, len(created_ids), 900):
+            Customer.objects.filter(pk__in=created_ids[start:start + 900]).delete()
+        restored: list[Any] = []
+        audit_items: list[tuple[str, Any, int | None, list[dict]]] = []
+        now = timezone.now()
+        field_of = {f.attname: f for f in Customer._meta.concrete_fields}
+        for log in sorted(updated, key=lambda entry: -entry.row_number):  # latest change first
+            customer = Customer.objects.filter(pk=log.object_id).first()
+            if customer is None:
+                continue
+            before = dict(log.before or {})
+            old_tags = before.pop("__tags__", None)
+            changes = []
+            for name, value in before.items():
+                current = json_value(getattr(customer, name))
+                restored_value = field_of[name].to_python(value) if value is not None else None
+                setattr(customer, name, restored_value)
+                changes.append({"field": name.removesuffix("_id"), "old": current, "new": value})
+            if old_tags is not None:
+                tags = [t for t in (Tag.objects.filter(name__in=old_tags))]
+                changes.append({"field": "tags", "old": sorted(customer.tags.values_list("name", flat=True)),
+                                "new": sorted(old_tags)})
+                customer.tags.set(tags)
+            customer.updated_at = now
+            customer.updated_by = acting_user
+            Customer.objects.filter(pk=customer.pk).update(
+                version=F("version") + 1, updated_at=now, updated_by=acting_user,
+                **{name: getattr(customer, name) for name in before},
+            )
+            customer.refresh_from_db()
+            restored.append(customer)
+            audit_items.append(("update", customer, customer.pk, changes))
+        audit_events(actor=acting_user, items=audit_items)
+        if restored:
+            SearchToken.objects.filter(customer_id__in=[c.pk for c in restored], contact__isnull=True).delete()
+            for customer in restored:
+                SearchToken.objects.filter(customer_id=customer.pk, contact__isnull=False).update(
+                    owner_id=customer.owner_id)
+            insert_search_tokens(restored)
+            quality.customers_quality_refresh(restored)
+
+    def current_versions(self, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+        from kehu.customers.models import Customer
+
+        out: dict[int, tuple[int, str]] = {}
+        for start in range(0, len(ids), 900):
+            for pk, version, name in Customer.objects.filter(pk__in=ids[start:start + 900]).values_list(
+                    "pk", "version", "name"):
+                out[pk] = (version, name)
+        return out
+
+
+def _audit_fields() -> list[str]:
+    from kehu.customers.services import CUSTOMER_FIELDS
+
+    return [*CUSTOMER_FIELDS, "external_id"]
+
+
+def field_label(name: str) -> str:
+    from kehu.dataquality.messages import field_label as label
+
+    return label(name)
+
+
+def match_label(key: str) -> str:
+    return {"external_id": _("外部编号"), "mobile": _("手机/电话"), "email": _("邮箱"),
+            "credit_code": _("统一社会信用代码")}.get(key, key)
+
+
+register(CustomerImport())
+
