@@ -175,6 +175,36 @@ def customer_timeline(request: HttpRequest, customer_id: int, limit: int = Query
     return [timeline_out(e) for e in selectors.customer_timeline(user=user, customer=customer, limit=limit)]
 
 
+class ExportQuery(Schema):
+    format: str = Field("csv", pattern=r"^(csv|xlsx)$", description="csv (streamed, UTF-8 with BOM) or xlsx")
+    target: str = Field("customers", pattern=r"^(customers|contacts)$",
+                        description="customers, or the contacts of the matching customers (`kind` filters customers)")
+    columns: str | None = Field(None, description="Comma-separated column keys (see docs/import.md); default all")
+    e164: bool = Field(False, description="Add the E.164 phone columns")
+
+
+@router.get("/customers/export", response={200: None, **ERRORS}, tags=["customers"])
+def customer_export(request: HttpRequest, options: Query[ExportQuery], filters: Query[CustomerListQuery]):  # type: ignore[no-untyped-def]
+    """Every customer (or contact) the list would show with these filters, as a CSV or XLSX download."""
+    from kehu.customers.export import export_response
+
+    columns = [c.strip() for c in options.columns.split(",") if c.strip()] if options.columns else None
+    return export_response(
+        user=_user(request), params=request.GET, fmt=options.format, kind=options.target, columns=columns,
+        e164=options.e164,
+    )
+
+
+@router.get("/customers/{int:customer_id}/archive", response={200: None, **ERRORS}, tags=["customers"])
+def customer_archive(  # type: ignore[no-untyped-def]
+    request: HttpRequest, customer_id: int, format: str = Query("json", pattern=r"^(json|xlsx)$")
+):
+    """The customer's whole archive (record, contacts, notes, timeline, audit) as JSON or XLSX."""
+    from kehu.customers.export import archive_response
+
+    return archive_response(user=_user(request), customer_id=customer_id, fmt=format)
+
+
 @router.post("/customers/bulk/tags", response={200: ChangedOut, **WRITE_ERRORS}, tags=["customers"])
 def customers_bulk_tag(request: HttpRequest, payload: BulkTagIn):  # type: ignore[no-untyped-def]
     """Add/remove tags on many customers; ids outside the caller's scope are skipped."""

@@ -1,138 +1,652 @@
-"""Customer export rows (CSV/XLSX) with custom fields, through the same filter and scope as the list.
+"""Export of the customer and contact lists (CSV/XLSX, streamed) and of one customer's archive (XLSX/JSON).
 
-Cells that a spreadsheet would run as a formula (=, +, -, @, tab, CR at the start) are prefixed
-with an apostrophe, so a customer named `=HYPERLINK(...)` exports as text (CSV injection)."""
+Rows come through the list's `CustomerFilter` and the user's scope (`restrict()`), read as column
+values with keyset iteration on id in chunks (one statement for the rows, one for their tags per
+chunk; picklists, users and departments are loaded once), so a 1M-row export holds one chunk in
+memory. Formula safety follows `kehu.core.tabular`: in CSV every text cell goes through
+`escape_formula` (the importer's `unescape_formula` gives back exactly the stored value); in XLSX
+cells are typed as text, so `=...` is never a formula there.
+
+`EXPORT_COLUMNS` / `CONTACT_EXPORT_COLUMNS` are the (key, Chinese header, English header) of every
+column, in order: the importer's mapping recognises our own export by these headers."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
-from collections.abc import Iterator
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.utils.translation import gettext as _
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import get_language
 
+from kehu.core.scoping import restrict
+from kehu.core.tabular import escape_formula, escape_row
 from kehu.customers.filters import CustomerFilter
-from kehu.customers.models import Customer, CustomFieldDefinition, CustomFieldTarget
-from kehu.customers.selectors import custom_field_definitions, customers_filtered
+from kehu.customers.models import (
+    Contact,
+    Customer,
+    CustomerKind,
+    CustomFieldDefinition,
+    CustomFieldTarget,
+    Gender,
+    Note,
+    PicklistOption,
+)
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+logger = logging.getLogger("kehu.export")
+
+CHUNK_SIZE = 2000
+KINDS = ("customers", "contacts")
+
+# (key, zh header, en header). Keys of custom fields are "cf_<key>", headers their labels.
+EXPORT_COLUMNS: list[tuple[str, str, str]] = [
+    ("id", "ID", "ID"),
+    ("external_id", "外部编号", "External ID"),
+    ("kind", "类型", "Type"),
+    ("name", "名称", "Name"),
+    ("short_name", "简称", "Short name"),
+    ("industry", "行业", "Industry"),
+    ("level", "客户级别", "Level"),
+    ("stage", "生命周期阶段", "Lifecycle stage"),
+    ("source", "来源渠道", "Source"),
+    ("owner", "负责人", "Owner"),
+    ("department", "所属部门", "Department"),
+    ("tags", "标签", "Tags"),
+    ("phones", "电话", "Phones"),
+    ("phones_e164", "电话（E.164）", "Phones (E.164)"),
+    ("emails", "邮箱", "Emails"),
+    ("website", "网站", "Website"),
+    ("province", "省份", "Province"),
+    ("city", "城市", "City"),
+    ("district", "区县", "District"),
+    ("address", "详细地址", "Address"),
+    ("credit_code", "统一社会信用代码", "Unified social credit code"),
+    ("salutation", "称呼", "Salutation"),
+    ("gender", "性别", "Gender"),
+    ("birthday", "生日", "Birthday"),
+    ("id_number", "身份证号", "Resident ID"),
+    ("quality_score", "数据质量分", "Quality score"),
+    ("last_activity_at", "最近跟进", "Last activity"),
+    ("notes", "备注", "Notes"),
+    ("created_at", "创建时间", "Created at"),
+    ("updated_at", "更新时间", "Updated at"),
+]
+CONTACT_EXPORT_COLUMNS: list[tuple[str, str, str]] = [
+    ("id", "ID", "ID"),
+    ("external_id", "外部编号", "External ID"),
+    ("customer_id", "客户ID", "Customer ID"),
+    ("customer", "客户名称", "Customer name"),
+    ("customer_credit_code", "客户统一社会信用代码", "Customer credit code"),
+    ("customer_external_id", "客户外部编号", "Customer external ID"),
+    ("name", "姓名", "Name"),
+    ("salutation", "称呼", "Salutation"),
+    ("title", "职务", "Title"),
+    ("decision_role", "决策角色", "Decision role"),
+    ("mobile", "手机", "Mobile"),
+    ("mobile_e164", "手机（E.164）", "Mobile (E.164)"),
+    ("phone", "座机", "Phone"),
+    ("phone_e164", "座机（E.164）", "Phone (E.164)"),
+    ("email", "邮箱", "Email"),
+    ("wechat", "微信", "WeChat"),
+    ("birthday", "生日", "Birthday"),
+    ("is_primary", "首要联系人", "Primary contact"),
+    ("notes", "备注", "Notes"),
+    ("created_at", "创建时间", "Created at"),
+    ("updated_at", "更新时间", "Updated at"),
+]
+# Left out unless asked for (`e164=True`): the E.164 forms repeat the phone columns for machines.
+OPTIONAL_KEYS = frozenset({"phones_e164", "mobile_e164", "phone_e164"})
+# The web list's column keys (customers.views.BUILTIN_COLUMNS) -> export keys; id and name always lead.
+LIST_COLUMN_KEYS: dict[str, tuple[str, ...]] = {
+    "city": ("province", "city", "district"),
+    "phones": ("phones",),
+}
+LIST_ALWAYS = ("id", "name")
+
+_CUSTOMER_VALUES = (
+    "id", "external_id", "kind", "name", "short_name", "industry_id", "level_id", "stage_id", "source_id", "owner_id",
+    "department_id", "phones", "phones_e164", "emails", "website", "province", "city", "district", "address",
+    "credit_code", "salutation", "gender", "birthday", "id_number", "quality_score", "last_activity_at", "notes",
+    "custom", "created_at", "updated_at",
+)
+_CONTACT_VALUES = (
+    "id", "external_id", "customer_id", "customer__name", "customer__credit_code", "customer__external_id", "name",
+    "salutation", "title",
+    "decision_role_id", "mobile", "mobile_e164", "phone", "phone_e164", "email", "wechat", "birthday",
+    "is_primary", "notes", "custom", "created_at", "updated_at",
+)
+
+
+def header_texts(kind: str = "customers") -> dict[str, tuple[str, str]]:
+    """key -> (zh, en) of the built-in columns of `kind`."""
+    columns = EXPORT_COLUMNS if kind == "customers" else CONTACT_EXPORT_COLUMNS
+    return {key: (zh, en) for key, zh, en in columns}
 
 
 def safe_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
+    """A CSV cell as written: text through `escape_formula`, other values as they are."""
+    return escape_formula(value) if isinstance(value, str) else value
 
 
-def _columns(definitions: list[CustomFieldDefinition]) -> list[tuple[str, str]]:
-    base = [
-        ("id", "ID"),
-        ("kind", _("类型")),
-        ("name", _("名称")),
-        ("short_name", _("简称")),
-        ("industry", _("行业")),
-        ("level", _("级别")),
-        ("stage", _("生命周期阶段")),
-        ("source", _("来源渠道")),
-        ("owner", _("负责人")),
-        ("department", _("所属部门")),
-        ("tags", _("标签")),
-        ("phones", _("电话")),
-        ("emails", _("邮箱")),
-        ("website", _("网站")),
-        ("province", _("省份")),
-        ("city", _("城市")),
-        ("district", _("区县")),
-        ("address", _("详细地址")),
-        ("birthday", _("生日")),
-        ("credit_code", _("统一社会信用代码")),
-        ("notes", _("备注")),
-        ("created_at", _("创建时间")),
-        ("updated_at", _("更新时间")),
-    ]
-    return base + [(f"custom.{d.key}", d.label) for d in definitions]
+def mask_id_number(value: str) -> str:
+    return value[:6] + "********" + value[-4:] if len(value) > 10 else "*" * len(value)
 
 
-def _custom_display(definition: CustomFieldDefinition, value: Any) -> Any:
+# What to export ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ExportSpec:
+    """The columns of one export and everything needed to render their values, decided up front
+    (in the request, under the user's language) so the streamed rows need no request state."""
+
+    kind: str
+    keys: list[str]
+    headers: list[str]
+    english: bool
+    mask_id_number: bool
+    definitions: dict[str, CustomFieldDefinition] = field(default_factory=dict)
+
+
+def _is_english(language: str | None) -> bool:
+    return (language or get_language() or "").startswith("en")
+
+
+def export_spec(
+    *,
+    user: Any,
+    kind: str = "customers",
+    columns: Sequence[str] | None = None,
+    e164: bool = False,
+    language: str | None = None,
+) -> ExportSpec:
+    """Columns `columns` (export keys or "cf_<key>", unknown ones ignored), or all of them.
+    The optional E.164 columns come with `e164`. Headers follow `language` (default: the active one)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown export kind {kind!r}")
+    english = _is_english(language)
+    target = CustomFieldTarget.CUSTOMER if kind == "customers" else CustomFieldTarget.CONTACT
+    definitions = list(CustomFieldDefinition.objects.filter(target=target, is_active=True).order_by("position", "id"))
+    texts = header_texts(kind)
+    custom = {f"cf_{d.key}": d for d in definitions}
+    available = [k for k in texts if e164 or k not in OPTIONAL_KEYS] + list(custom)
+    if columns is None:
+        keys = available
+    else:
+        wanted = set(columns) | ({k for k in OPTIONAL_KEYS if k in texts} if e164 else set())
+        keys = [k for k in available if k in wanted] or available
+    headers = []
+    for key in keys:
+        if key in custom:
+            d = custom[key]
+            headers.append((d.label_en or d.label_zh) if english else d.label_zh)
+        else:
+            headers.append(texts[key][1 if english else 0])
+    return ExportSpec(
+        kind=kind, keys=keys, headers=headers, english=english,
+        mask_id_number=user is not None and not getattr(user, "is_kehu_admin", False),
+        definitions={k[3:]: d for k, d in custom.items() if k in keys},
+    )
+
+
+def list_columns_to_keys(list_columns: Sequence[str], *, e164: bool = False) -> list[str]:
+    """The export keys of what the web list shows (its chosen columns, in the session)."""
+    keys = list(LIST_ALWAYS)
+    for column in list_columns:
+        keys.extend(LIST_COLUMN_KEYS.get(column, (column,)))
+    if e164 and "phones" in keys:
+        keys.append("phones_e164")
+    return keys
+
+
+# Rows ------------------------------------------------------------------------------------------
+
+
+def scoped_customers(*, user: Any, filters: CustomerFilter) -> QuerySet[Customer]:
+    """The list's rows: the user's scope, then the filters. `user=None` is the operator on the
+    command line (no scope: the whole database, as with a database dump)."""
+    queryset = Customer.objects.all() if user is None else restrict(Customer.objects.all(), user)
+    return filters.apply(queryset, user=user)
+
+
+def scoped_contacts(*, user: Any, filters: CustomerFilter) -> QuerySet[Contact]:
+    queryset = Contact.objects.all() if user is None else restrict(Contact.objects.all(), user)
+    if not filters.is_empty:
+        queryset = queryset.filter(customer__in=scoped_customers(user=user, filters=filters).values("id"))
+    return queryset
+
+
+def iter_chunks(queryset: QuerySet, values: Sequence[str], chunk_size: int = CHUNK_SIZE) -> Iterator[list[dict]]:
+    """Rows of `queryset` as dicts of `values`, in id order, `chunk_size` per statement
+    (`WHERE id > last ORDER BY id LIMIT n`: every chunk is an index range, no OFFSET, no open cursor)."""
+    last = 0
+    base = queryset.order_by("id").values(*values)
+    while True:
+        chunk = list(base.filter(id__gt=last)[:chunk_size])
+        if chunk:
+            yield chunk
+        if len(chunk) < chunk_size:
+            return
+        last = chunk[-1]["id"]
+
+
+class _Lookups:
+    """Picklist labels, user and department names: few rows shared by many, loaded once."""
+
+    def __init__(self, english: bool) -> None:
+        from kehu.accounts.models import Department, User
+
+        column = "label_en" if english else "label_zh"
+        self.options = {
+            pk: (label or zh) for pk, label, zh in PicklistOption.objects.values_list("id", column, "label_zh")
+        }
+        self.users = {
+            pk: display or username for pk, display, username in User.objects.values_list(
+                "id", "display_name", "username"
+            )
+        }
+        self.departments = dict(Department.objects.values_list("id", "name"))
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _when(value: dt.datetime | None) -> str:
     if value is None:
         return ""
-    if definition.field_type == "choice":
-        return definition.choice_label(value)
-    if definition.field_type == "multi_choice":
-        return "、".join(definition.choice_label(v) for v in value)
-    if definition.field_type == "boolean":
-        return _("是") if value else _("否")
-    return value
+    if timezone.is_aware(value):
+        value = timezone.localtime(value)
+    return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _row(customer: Customer, definitions: list[CustomFieldDefinition]) -> list[Any]:
-    values: list[Any] = [
-        customer.pk,
-        customer.get_kind_display(),
-        customer.name,
-        customer.short_name,
-        str(customer.industry or ""),
-        str(customer.level or ""),
-        str(customer.stage or ""),
-        str(customer.source or ""),
-        str(customer.owner or ""),
-        str(customer.department or ""),
-        "、".join(t.name for t in customer.tags.all()),
-        "; ".join(customer.phones or []),
-        "; ".join(customer.emails or []),
-        customer.website,
-        customer.province,
-        customer.city,
-        customer.district,
-        customer.address,
-        customer.birthday.isoformat() if customer.birthday else "",
-        customer.credit_code,
-        customer.notes,
-        customer.created_at.isoformat(timespec="seconds"),
-        customer.updated_at.isoformat(timespec="seconds"),
-    ]
-    values += [_custom_display(d, (customer.custom or {}).get(d.key)) for d in definitions]
-    return [safe_cell(v) for v in values]
+def _custom_display(definition: CustomFieldDefinition, value: Any, lookups: _Lookups, english: bool) -> Any:
+    if value is None or value == "":
+        return ""
+    kind = definition.field_type
+    if kind == "choice":
+        return _choice_label(definition, value, english)
+    if kind == "multi_choice":
+        return "、".join(_choice_label(definition, v, english) for v in value)
+    if kind == "boolean":
+        return ("Yes" if value else "No") if english else ("是" if value else "否")
+    if kind == "user":
+        return lookups.users.get(value, str(value))
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
 
 
-def export_rows(*, user: Any, filters: CustomerFilter, chunk_size: int = 2000) -> Iterator[list[Any]]:
-    """The header row, then one row per visible customer matching `filters`, streamed in id order."""
-    definitions = custom_field_definitions(target=CustomFieldTarget.CUSTOMER)
-    yield [label for _, label in _columns(definitions)]
-    queryset = (
-        customers_filtered(user=user, filters=filters)
-        .select_related("owner", "department", "industry", "level", "stage", "source")
-        .prefetch_related("tags")
-        .order_by("id")
+def _choice_label(definition: CustomFieldDefinition, value: str, english: bool) -> str:
+    for choice in definition.choices:
+        if choice.get("value") == value:
+            return (choice.get("label_en") if english else None) or choice.get("label_zh") or value
+    return str(value)
+
+
+# Fixed texts per language (the model's lazy labels would need the active language per row).
+_CHOICE_LABELS = {
+    "kind": {CustomerKind.COMPANY: ("企业", "Company"), CustomerKind.PERSON: ("个人", "Person")},
+    "gender": {Gender.MALE: ("男", "Male"), Gender.FEMALE: ("女", "Female")},
+}
+
+
+def _choice(name: str, value: str, english: bool) -> str:
+    found = _CHOICE_LABELS[name].get(value)
+    return (found[1] if english else found[0]) if found else (value or "")
+
+
+def _customer_row(row: dict, tags: list[str], spec: ExportSpec, lookups: _Lookups) -> list[Any]:
+    english = spec.english
+    out: list[Any] = []
+    options = lookups.options
+    for key in spec.keys:
+        if key.startswith("cf_"):
+            definition = spec.definitions[key[3:]]
+            out.append(_custom_display(definition, (row["custom"] or {}).get(definition.key), lookups, english))
+        elif key in ("industry", "level", "stage", "source"):
+            out.append(options.get(row[f"{key}_id"], ""))
+        elif key == "owner":
+            out.append(lookups.users.get(row["owner_id"], ""))
+        elif key == "department":
+            out.append(lookups.departments.get(row["department_id"], ""))
+        elif key == "tags":
+            out.append("、".join(tags))
+        elif key in ("phones", "phones_e164", "emails"):
+            out.append("; ".join(p for p in (row[key] or []) if p))
+        elif key in ("kind", "gender"):
+            out.append(_choice(key, row[key], english))
+        elif key in ("created_at", "updated_at", "last_activity_at"):
+            out.append(_when(row[key]))
+        elif key == "birthday":
+            out.append(row[key].isoformat() if row[key] else "")
+        elif key == "id_number":
+            value = row[key] or ""
+            out.append(mask_id_number(value) if value and spec.mask_id_number else value)
+        elif key in ("id", "quality_score"):
+            out.append(row[key])
+        else:
+            out.append(_text(row[key]))
+    return out
+
+
+def _contact_row(row: dict, spec: ExportSpec, lookups: _Lookups) -> list[Any]:
+    english = spec.english
+    out: list[Any] = []
+    for key in spec.keys:
+        if key.startswith("cf_"):
+            definition = spec.definitions[key[3:]]
+            out.append(_custom_display(definition, (row["custom"] or {}).get(definition.key), lookups, english))
+        elif key == "customer":
+            out.append(row["customer__name"])
+        elif key in ("customer_credit_code", "customer_external_id"):
+            out.append(row["customer__" + key[9:]] or "")
+        elif key == "decision_role":
+            out.append(lookups.options.get(row["decision_role_id"], ""))
+        elif key == "is_primary":
+            out.append(("Yes" if row[key] else "No") if english else ("是" if row[key] else "否"))
+        elif key in ("created_at", "updated_at"):
+            out.append(_when(row[key]))
+        elif key == "birthday":
+            out.append(row[key].isoformat() if row[key] else "")
+        elif key in ("id", "customer_id"):
+            out.append(row[key])
+        else:
+            out.append(_text(row[key]))
+    return out
+
+
+def _tags_of(chunk: list[dict]) -> dict[int, list[str]]:
+    """Tag names of a chunk's customers, by id range (no parameter list of 2,000 ids)."""
+    through = Customer.tags.through
+    ids = {row["id"] for row in chunk}
+    found: dict[int, list[str]] = {}
+    pairs = through.objects.filter(customer_id__gte=chunk[0]["id"], customer_id__lte=chunk[-1]["id"]).values_list(
+        "customer_id", "tag__name"
     )
-    for customer in queryset.iterator(chunk_size=chunk_size):
-        yield _row(customer, definitions)
+    for customer_id, name in pairs:
+        if customer_id in ids:
+            found.setdefault(customer_id, []).append(name)
+    return {k: sorted(v) for k, v in found.items()}
 
 
-def export_csv(*, user: Any, filters: CustomerFilter) -> Iterator[str]:
-    """CSV text in chunks, UTF-8 with BOM so Chinese Excel opens it without mojibake."""
+def export_rows(
+    *,
+    user: Any,
+    filters: CustomerFilter,
+    spec: ExportSpec | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> Iterator[list[Any]]:
+    """The header row, then one row of display values per exported record, in id order. A
+    generator: nothing is read before the caller asks for rows, and one chunk at a time."""
+    spec = spec or export_spec(user=user)
+    yield list(spec.headers)
+    if spec.kind == "contacts":
+        yield from _records(scoped_contacts(user=user, filters=filters), spec, chunk_size)
+    else:
+        yield from _records(scoped_customers(user=user, filters=filters), spec, chunk_size)
+
+
+def _records(queryset: QuerySet, spec: ExportSpec, chunk_size: int = CHUNK_SIZE) -> Iterator[list[Any]]:
+    lookups = _Lookups(spec.english)
+    if spec.kind == "contacts":
+        for chunk in iter_chunks(queryset, _CONTACT_VALUES, chunk_size):
+            for row in chunk:
+                yield _contact_row(row, spec, lookups)
+        return
+    needs_tags = "tags" in spec.keys
+    for chunk in iter_chunks(queryset, _CUSTOMER_VALUES, chunk_size):
+        tags = _tags_of(chunk) if needs_tags else {}
+        for row in chunk:
+            yield _customer_row(row, tags.get(row["id"], []), spec, lookups)
+
+
+def _csv_line(row: list[Any]) -> list[Any]:
+    return [escape_formula(c) if isinstance(c, str) else c for c in row]
+
+
+def export_csv(
+    *,
+    user: Any,
+    filters: CustomerFilter,
+    spec: ExportSpec | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> Iterator[bytes]:
+    """CSV as UTF-8 bytes with a BOM (so Chinese Excel opens it without mojibake), about 64 KB
+    per piece; for StreamingHttpResponse or a file."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    yield "\ufeff"
-    for row in export_rows(user=user, filters=filters):
-        writer.writerow(row)
+    yield b"\xef\xbb\xbf"
+    rows = export_rows(user=user, filters=filters, spec=spec, chunk_size=chunk_size)
+    writer.writerow(escape_row(next(rows)))
+    for row in rows:
+        writer.writerow(_csv_line(row))
         if buffer.tell() > 64 * 1024:
-            yield buffer.getvalue()
+            yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
             buffer.truncate()
-    yield buffer.getvalue()
+    if buffer.tell():
+        yield buffer.getvalue().encode("utf-8")
 
 
-def export_xlsx(*, user: Any, filters: CustomerFilter, path: str) -> int:
-    """Write an XLSX file in openpyxl's streaming mode; returns the number of data rows."""
+# XLSX ------------------------------------------------------------------------------------------
+
+
+def _xlsx_writer(sheet: Any) -> Any:
+    """A function appending a row to a write-only sheet with every text cell typed as text:
+    openpyxl would store a string starting with "=" as a formula. A text already starting with
+    an apostrophe before a formula character gets `escape_formula`'s extra apostrophe, so an
+    importer applying `unescape_formula` to every cell reads back the stored value from XLSX too."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    def cell(value: Any) -> Any:
+        if not isinstance(value, str) or not value:
+            return value
+        if ILLEGAL_CHARACTERS_RE.search(value):  # control characters XML cannot hold
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        first = value[0]
+        if first == "'":
+            value = escape_formula(value)
+        elif first == "=":
+            text = WriteOnlyCell(sheet, value=value)
+            text.data_type = "s"
+            return text
+        return value
+
+    def append(row: list[Any]) -> None:
+        sheet.append([cell(v) for v in row])
+
+    return append
+
+
+def export_xlsx(
+    *,
+    user: Any,
+    filters: CustomerFilter,
+    path: str,
+    spec: ExportSpec | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> int:
+    """Write an XLSX file with openpyxl's write-only workbook (rows go to a temporary file as
+    they come); returns the number of data rows."""
     from openpyxl import Workbook
 
+    spec = spec or export_spec(user=user)
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("客户"))
+    title = {"customers": ("客户", "Customers"), "contacts": ("联系人", "Contacts")}[spec.kind][spec.english]
+    append = _xlsx_writer(workbook.create_sheet(title))
     count = -1
-    for row in export_rows(user=user, filters=filters):
-        sheet.append(row)
+    for row in export_rows(user=user, filters=filters, spec=spec, chunk_size=chunk_size):
+        append(row)
         count += 1
     workbook.save(path)
     return count
+
+
+def temporary_xlsx(**kwargs: Any) -> tuple[Any, int]:
+    """export_xlsx into a temporary file; returns the open file (already unlinked: it disappears
+    when closed) and the row count."""
+    handle, path = tempfile.mkstemp(suffix=".xlsx", prefix="kehu-export-")
+    os.close(handle)
+    try:
+        count = export_xlsx(path=path, **kwargs)
+        opened = open(path, "rb")  # noqa: SIM115 - handed to FileResponse, which closes it
+    finally:
+        os.unlink(path)
+    return opened, count
+
+
+def export_filename(kind: str, extension: str) -> str:
+    return f"kehu-{kind}-{timezone.localtime().strftime('%Y%m%d-%H%M%S')}.{extension}"
+
+
+# One customer's archive ------------------------------------------------------------------------
+
+ARCHIVE_SHEETS = {
+    "customer": ("客户", "Customer"),
+    "contacts": ("联系人", "Contacts"),
+    "notes": ("备注", "Notes"),
+    "timeline": ("时间线", "Timeline"),
+    "audit": ("审计", "Audit"),
+}
+NOTE_COLUMNS = [("id", "ID", "ID"), ("created_at", "时间", "Time"), ("author", "作者", "Author"),
+                ("body", "内容", "Text")]
+TIMELINE_COLUMNS = [("at", "时间", "Time"), ("kind", "类型", "Kind"), ("title", "事件", "Event"),
+                    ("actor", "操作人", "By"), ("body", "内容", "Text"), ("changes", "变更", "Changes")]
+AUDIT_COLUMNS = [("at", "时间", "Time"), ("actor", "操作人", "By"), ("action", "操作", "Action"),
+                 ("object_type", "对象", "Object"), ("object_id", "对象ID", "Object ID"),
+                 ("object_repr", "名称", "Name"), ("changes", "变更", "Changes")]
+ARCHIVE_AUDIT_LIMIT = 10_000
+
+
+def _changes_text(changes: list[dict]) -> str:
+    return "; ".join(f"{c.get('field')}: {c.get('old')} → {c.get('new')}" for c in changes or [])
+
+
+def customer_archive(*, user: Any, customer_id: int, language: str | None = None) -> dict[str, Any]:
+    """Everything recorded about one customer: its row (every export column), contacts, notes
+    with author and date, the 360° timeline (every registered provider) and its audit events.
+    Raises NotFound outside the user's scope. Each section is {"columns": [...], "rows": [...]}
+    with display values, so the JSON and the XLSX carry the same content."""
+    from kehu.core.models import AuditEvent
+    from kehu.core.registries import timeline_registry
+    from kehu.customers.selectors import customer_get
+
+    customer = customer_get(user=user, customer_id=customer_id)  # the scope check (NotFound)
+    english = _is_english(language)
+    lang = "en" if english else "zh"
+
+    def section(columns: list[tuple[str, str, str]], rows: list[list[Any]]) -> dict[str, Any]:
+        return {"keys": [c[0] for c in columns], "columns": [c[2] if english else c[1] for c in columns],
+                "rows": rows}
+
+    customer_spec = export_spec(user=user, kind="customers", e164=True, language=lang)
+    customer_rows = list(_records(Customer.objects.filter(pk=customer.pk), customer_spec))
+    contact_spec = export_spec(user=user, kind="contacts", e164=True, language=lang)
+    contacts = list(_records(Contact.objects.filter(customer_id=customer.pk), contact_spec))
+    notes = [
+        [note.pk, _when(note.created_at), str(note.author or ""), note.body]
+        for note in Note.objects.filter(customer_id=customer.pk).select_related("author").order_by("created_at", "id")
+    ]
+    timeline = [
+        [_when(e.at), e.kind, e.title, e.actor, e.body, _changes_text(e.changes)]
+        for e in timeline_registry.entries(customer=customer, user=user, limit=ARCHIVE_AUDIT_LIMIT)
+    ]
+    audit = [
+        [_when(e.at), e.actor_name, e.action, e.object_type, e.object_id, e.object_repr, _changes_text(e.changes)]
+        for e in AuditEvent.objects.filter(customer_id=customer.pk).order_by("at", "id")[:ARCHIVE_AUDIT_LIMIT]
+    ]
+    return {
+        "customer": {"keys": customer_spec.keys, "columns": customer_spec.headers, "rows": customer_rows},
+        "contacts": {"keys": contact_spec.keys, "columns": contact_spec.headers, "rows": contacts},
+        "notes": section(NOTE_COLUMNS, notes),
+        "timeline": section(TIMELINE_COLUMNS, timeline),
+        "audit": section(AUDIT_COLUMNS, audit),
+        "exported_at": _when(timezone.now()),
+        "customer_id": customer.pk,
+        "customer_name": customer.name,
+        "english": english,
+    }
+
+
+def archive_json(archive: dict[str, Any]) -> bytes:
+    """The archive as JSON: each section a list of objects keyed by column key."""
+    body: dict[str, Any] = {"customer_id": archive["customer_id"], "exported_at": archive["exported_at"]}
+    for name in ARCHIVE_SHEETS:
+        part = archive[name]
+        records = [dict(zip(part["keys"], row, strict=True)) for row in part["rows"]]
+        body[name] = records[0] if name == "customer" and records else records
+    return json.dumps(body, ensure_ascii=False, indent=2, default=str).encode("utf-8")
+
+
+def archive_xlsx(archive: dict[str, Any]) -> bytes:
+    """The archive as an XLSX workbook: one sheet per section (客户, 联系人, 备注, 时间线, 审计)."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    for name, titles in ARCHIVE_SHEETS.items():
+        part = archive[name]
+        append = _xlsx_writer(workbook.create_sheet(titles[1] if archive["english"] else titles[0]))
+        append(part["columns"])
+        for row in part["rows"]:
+            append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def archive_log(*, user: Any, customer_id: int, fmt: str) -> None:
+    """AuditEvent.Action has no "export" yet (core model, not ours to change): exports of an
+    archive are logged instead, for the lead to turn into audit events."""
+    logger.info("archive export: user=%s customer=%s format=%s", getattr(user, "pk", None), customer_id, fmt)
+
+
+# HTTP responses (shared by the web views and the API) --------------------------------------------
+
+
+def export_response(
+    *, user: Any, params: Any, fmt: str, kind: str = "customers", columns: Sequence[str] | None = None,
+    e164: bool = False,
+) -> Any:
+    """The list export as a download: CSV streamed as it is produced, XLSX built in a temporary
+    file (a zip cannot be streamed row by row) and sent from there. `params` are the list's query
+    parameters (CustomerFilter keys)."""
+    from django.http import FileResponse, StreamingHttpResponse
+
+    filters = CustomerFilter.from_params(params)
+    spec = export_spec(user=user, kind=kind, columns=columns, e164=e164)
+    if fmt == "xlsx":
+        handle, _count = temporary_xlsx(user=user, filters=filters, spec=spec)
+        return FileResponse(
+            handle, as_attachment=True, filename=export_filename(kind, "xlsx"),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    response = StreamingHttpResponse(export_csv(user=user, filters=filters, spec=spec),
+                                     content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(kind, "csv")}"'
+    return response
+
+
+def archive_response(*, user: Any, customer_id: int, fmt: str) -> Any:
+    """One customer's archive as a JSON or XLSX download; NotFound outside the user's scope."""
+    from django.http import HttpResponse
+
+    archive = customer_archive(user=user, customer_id=customer_id)
+    archive_log(user=user, customer_id=customer_id, fmt=fmt)
+    name = f"kehu-customer-{customer_id}-{timezone.localtime().strftime('%Y%m%d-%H%M%S')}.{fmt}"
+    if fmt == "xlsx":
+        response = HttpResponse(
+            archive_xlsx(archive),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    else:
+        response = HttpResponse(archive_json(archive), content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

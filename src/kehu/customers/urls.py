@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from kehu.customers import views
 
@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.customer_list, name="list"),
     path("search/", views.customer_search, name="search"),
     path("columns/", views.customer_columns, name="columns"),
+    path("export/", views.customer_export, name="export"),
     path("bulk/", views.customer_bulk, name="bulk"),
     path("views/", views.saved_view_create, name="saved_view_create"),
     path("views/<int:pk>/delete/", views.saved_view_delete, name="saved_view_delete"),
@@ -16,6 +17,7 @@ urlpatterns = [
     path("<int:pk>/edit/", views.customer_edit, name="edit"),
     path("<int:pk>/delete/", views.customer_delete, name="delete"),
     path("<int:pk>/timeline/", views.customer_timeline, name="timeline"),
+    re_path(r"^(?P<pk>[0-9]+)/archive\.(?P<fmt>xlsx|json)$", views.customer_archive, name="archive"),
     path("<int:pk>/notes/", views.note_create, name="note_create"),
     path("<int:pk>/contacts/", views.contacts_section, name="contacts"),
     path("<int:pk>/contacts/new/", views.contact_create, name="contact_create"),

@@ -605,3 +605,31 @@ def settings_tag_edit(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, _("已保存"))
     return HttpResponseRedirect(reverse("customers:settings_tags"))
+
+
+# Export ---------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def customer_export(request: HttpRequest) -> HttpResponse:
+    """The list as CSV/XLSX: its filters (the query string), the user's scope, and the columns the
+    list shows (`columns=visible`, the default) or every column (`columns=all`)."""
+    from kehu.customers.export import export_response, list_columns_to_keys
+
+    fmt = "xlsx" if request.GET.get("format") == "xlsx" else "csv"
+    e164 = request.GET.get("e164") == "1"
+    columns = None
+    if request.GET.get("columns", "visible") != "all":
+        definitions = selectors.custom_field_definitions(target=CustomFieldTarget.CUSTOMER)
+        columns = list_columns_to_keys(_chosen_columns(request, _available_columns(definitions)), e164=e164)
+    return export_response(user=request.user, params=request.GET, fmt=fmt, columns=columns, e164=e164)
+
+
+@login_required
+@require_GET
+@not_found_as_404
+def customer_archive(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    from kehu.customers.export import archive_response
+
+    return archive_response(user=request.user, customer_id=int(pk), fmt=fmt)
