@@ -304,3 +304,19 @@ def test_cancel_stops_at_a_chunk_boundary(admin_user, tmp_path, monkeypatch):
     batch = services.import_run(batch, on_progress=cancel_after_first)
     assert batch.status == ImportBatch.Status.CANCELLED
     assert batch.created == 2 and batch.last_row == 3 and Customer.objects.count() == 2
+
+
+def test_automatic_mapping_from_headers_with_original_creation_time_and_department(admin_user, tmp_path):
+    from tests.factories import DepartmentFactory
+
+    sales = DepartmentFactory(name="华东销售部")
+    path = write_csv(tmp_path / "c.csv", [
+        ["客户名称", "手机", "所属部门", "创建时间", "备注", "备注2"],
+        ["甲有限公司", "13812345678", "华东销售部", "2019-05-06 10:11:12", "第一行", "第二行"],
+    ])
+    batch = run_import(admin_user, path)
+    assert batch.mapping == {"0": "name", "1": "phones", "2": "department", "3": "created_at", "4": "notes",
+                             "5": "notes"}
+    customer = Customer.objects.get()
+    assert customer.department == sales and customer.phones == ["13812345678"]
+    assert customer.created_at.year == 2019 and customer.notes == "第一行\n第二行"

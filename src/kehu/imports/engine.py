@@ -118,6 +118,10 @@ class ImportKind:
     def context(self, *, acting_user: Any, options: ImportOptions, dry_run: bool) -> Any:
         raise NotImplementedError
 
+    def extractor(self, mapping: Mapping[int, str]) -> Callable[[Sequence[str]], dict[str, Any]]:
+        """Row cells -> {target: value}; the kinds use imports.mapping.row_extractor."""
+        return lambda cells: mapped_values(cells, mapping)
+
     def run_chunk(self, ctx: Any, rows: Sequence[tuple[int, list[str], dict[str, Any]]]) -> ChunkResult:
         raise NotImplementedError
 
@@ -193,14 +197,14 @@ class Progress:
     counts: dict[str, int]
 
 
-def chunks(numbered: Iterator[tuple[int, list[str]]], mapping: Mapping[int, str], *,
+def chunks(numbered: Iterator[tuple[int, list[str]]], extract: Callable[[Sequence[str]], dict[str, Any]], *,
            after_row: int) -> Iterator[tuple[int, list[str], dict[str, Any]]]:
     for number, cells in numbered:
         if number <= after_row:
             continue
         # Undo the formula escaping an export (ours, or the error file) put in front of risky cells.
         cells = [unescape_formula(cell) for cell in cells]
-        yield number, cells, mapped_values(cells, mapping)
+        yield number, cells, extract(cells)
 
 
 def run_rows(

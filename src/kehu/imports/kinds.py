@@ -7,6 +7,7 @@ the service's rules that is not made here fails a test."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,12 +42,6 @@ from kehu.imports.engine import (
     register,
 )
 
-# What a customer row may carry (besides "custom.<key>" for each active custom field).
-CUSTOMER_TARGETS = [
-    "name", "kind", "short_name", "external_id", "credit_code", "id_number", "phones", "emails", "website",
-    "province", "city", "district", "address", "industry", "level", "stage", "source", "owner", "tags",
-    "birthday", "gender", "salutation", "notes",
-]
 _PICKLIST_FIELDS = {"industry": "industry", "level": "level", "stage": "stage", "source": "source"}
 _TEXT_FIELDS = (("short_name", 100), ("website", 200), ("province", 50), ("city", 50), ("district", 50),
                 ("address", 300), ("id_number", 30), ("salutation", 20))
@@ -80,6 +75,22 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value if v not in (None, "")]
 
 
+def _joined(value: Any) -> str:
+    """Several columns feeding one text field (notes) as lines."""
+    return "\n".join(_as_list(value)) if isinstance(value, list) else ("" if value is None else str(value))
+
+
+def _parse_moment(value: Any, errors: Any) -> dt.datetime | None:
+    text = str(value).strip().replace("/", "-").replace("T", " ")
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        errors.add("created_at", ErrorCode.INVALID, _("时间格式不正确（应为 YYYY-MM-DD HH:MM）：%(value)s") % {
+            "value": value})
+        return None
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
 def _split_names(value: Any) -> list[str]:
     from kehu.customers.validation import clean_list
 
@@ -102,6 +113,8 @@ class CustomerContext:
     users_by_id: dict[int, Any]
     departments: dict[int, Any]
     round_robin: list[Any]
+    owners: Any
+    departments_by_name: dict[str, Any]
     quality_settings: Any
     tags: dict[str, Any] = field(default_factory=dict)
     # Keys claimed by rows not yet committed: (match key, value) -> row; (MatchKey kind, value) -> row.
@@ -127,10 +140,14 @@ class CustomerImport(ImportKind):
         return _("客户")
 
     def targets(self) -> list[str]:
-        from kehu.customers.models import CustomFieldDefinition
+        from kehu.imports.mapping import targets_for
 
-        custom = CustomFieldDefinition.objects.filter(target="customer", is_active=True).values_list("key", flat=True)
-        return CUSTOMER_TARGETS + [f"custom.{key}" for key in custom]
+        return [t.key for t in targets_for(self.key)]
+
+    def extractor(self, mapping: Mapping[int, str]) -> Any:
+        from kehu.imports.mapping import row_extractor, targets_for
+
+        return row_extractor(mapping, targets_for(self.key))
 
     def context(self, *, acting_user: Any, options: ImportOptions, dry_run: bool) -> CustomerContext:
         from kehu.accounts.models import Department, User
@@ -146,6 +163,11 @@ class CustomerImport(ImportKind):
         if acting_user is not None:
             by_id.setdefault(acting_user.pk, acting_user)
         round_robin = [by_id[pk] for pk in options.owner_users if pk in by_id]
+        from kehu.imports.mapping import OwnerResolver
+
+        # An empty owner cell means the importer (as customer_create) unless a rotation was chosen.
+        resolver = OwnerResolver(options.owner_policy, users=users, importer=acting_user,
+                                 rotation=round_robin or ([acting_user] if acting_user is not None else []))
         return CustomerContext(
             acting_user=acting_user,
             options=options,
@@ -162,6 +184,8 @@ class CustomerImport(ImportKind):
             users_by_id=by_id,
             departments={d.pk: d for d in Department.objects.all()},
             round_robin=round_robin,
+            owners=resolver,
+            departments_by_name={d.name.strip().casefold(): d for d in Department.objects.all()},
             quality_settings=quality.quality_settings(),
             tags={t.name: t for t in Tag.objects.all()},
         )
@@ -195,7 +219,7 @@ class CustomerImport(ImportKind):
             if name in data:
                 setattr(customer, name, _clean_text(data[name], max_length=max_length))
         if "notes" in data:
-            customer.notes = _clean_text(data["notes"], max_length=20000)
+            customer.notes = _clean_text(_joined(data["notes"]), max_length=20000)
         if "external_id" in data:
             customer.external_id = _clean_text(data["external_id"], max_length=100)
         if "gender" in data:
@@ -226,9 +250,17 @@ class CustomerImport(ImportKind):
             errors.add("id_number", ErrorCode.INVALID, _("企业客户没有身份证号"))
 
         owner_changed = self._owner(ctx, customer, data, creating=creating, row=row, errors=errors)
-        if owner_changed:
+        if data.get("department"):
+            self._department(ctx, customer, data["department"], errors)
+        elif owner_changed:
             department_id = customer.owner.department_id if customer.owner else None
             customer.department = ctx.departments.get(department_id) if department_id else None
+        if creating and data.get("created_at"):
+            # The original creation time from the old system (history keeps its real age).
+            moment = _parse_moment(data["created_at"], errors)
+            if moment is not None:
+                customer.created_at = moment
+                customer._created_at_given = True
 
         custom = {k.removeprefix("custom."): v for k, v in data.items() if k.startswith("custom.")}
         if custom or creating:
@@ -292,25 +324,26 @@ class CustomerImport(ImportKind):
 
     def _owner(self, ctx: CustomerContext, customer: Any, data: Mapping[str, Any], *, creating: bool, row: int,
                errors: Any) -> bool:
-        """Set the owner from the policy; True when it was (re)set."""
-        policy = ctx.options.owner_policy
-        if policy == "column" and data.get("owner") not in (None, ""):
-            text = str(data["owner"]).strip()
-            user = ctx.users_by_key.get(text.casefold())
-            if user is None:
-                errors.add("owner", ErrorCode.INVALID, _("未知的用户：%(value)s") % {"value": data["owner"]})
-                return False
-            customer.owner = user
-            return True
-        if not creating:
+        """Set the owner from the policy (imports.mapping.OwnerResolver); True when it was (re)set.
+        An update changes the owner only when the row names one."""
+        raw = data.get("owner")
+        if not creating and (ctx.options.owner_policy != "column" or raw in (None, "")):
             return False
-        if policy == "pool":
-            customer.owner = None
-        elif policy == "round_robin" and ctx.round_robin:
-            customer.owner = ctx.round_robin[row % len(ctx.round_robin)]
-        else:
-            customer.owner = ctx.acting_user
+        user, message = ctx.owners.resolve(str(raw) if raw not in (None, "") else None)
+        if message:
+            errors.add("owner", ErrorCode.INVALID, message)
+            return False
+        customer.owner = ctx.users_by_id.get(user.pk, user) if user is not None else None
         return True
+
+    def _department(self, ctx: CustomerContext, customer: Any, raw: Any, errors: Any) -> None:
+        text = str(raw).strip()
+        department = ctx.departments.get(int(text)) if text.isdigit() else None
+        department = department or ctx.departments_by_name.get(text.casefold())
+        if department is None:
+            errors.add("department", ErrorCode.INVALID, _("未知的部门：%(value)s") % {"value": raw})
+        else:
+            customer.department = department
 
     # Matching ---------------------------------------------------------------------------------------------
 
@@ -549,7 +582,9 @@ class CustomerImport(ImportKind):
         created = [r for r in results if r.action in ("created", "flagged") and r.obj is not None]
         updated = [r for r in results if r.action == "updated" and r.obj is not None]
         for result in created:
-            result.obj.created_at = result.obj.updated_at = now
+            result.obj.updated_at = now
+            if not getattr(result.obj, "_created_at_given", False):
+                result.obj.created_at = now
         if created:
             Customer.objects.bulk_create([r.obj for r in created], batch_size=500)
         if updated:

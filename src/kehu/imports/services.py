@@ -71,15 +71,10 @@ def store_upload(source: Path | Any, *, original_name: str) -> Path:
 
 
 def default_mapping(kind: str, headers: list[str]) -> dict[int, str]:
-    """The automatic mapping (imports.mapping, when present) or the headers that name a target."""
-    try:
-        from kehu.imports import mapping as automatic  # written beside this engine
-    except ImportError:
-        automatic = None
-    if automatic is not None and hasattr(automatic, "suggest_mapping"):
-        return engine.normalise_mapping(automatic.suggest_mapping(kind, headers))
-    targets = set(engine.import_kind(kind).targets())
-    return {i: h.strip() for i, h in enumerate(headers) if h.strip() in targets}
+    """The automatic mapping from the headers (imports.mapping)."""
+    from kehu.imports import mapping as automatic
+
+    return engine.normalise_mapping(automatic.suggest_mapping(kind, headers))
 
 
 @transaction.atomic
@@ -156,7 +151,7 @@ def _import_work(batch: ImportBatch, job: Job, on_progress: Callable[[ImportBatc
     job_progress(job, done=batch.rows, total=total)
     ctx = kind.context(acting_user=batch.created_by, options=options, dry_run=batch.dry_run)
     mapping = engine.normalise_mapping(batch.mapping)
-    rows = engine.chunks(table.numbered_rows(), mapping, after_row=batch.last_row)
+    rows = engine.chunks(table.numbered_rows(), kind.extractor(mapping), after_row=batch.last_row)
     problems: list[dict[str, Any]] = list((job.result or {}).get("problems", []))
 
     def commit(results: list[RowResult], last_row: int) -> None:
