@@ -38,6 +38,7 @@ DUPLICATE_POLICIES = ("skip", "update", "flag")
 OWNER_POLICIES = ("column", "round_robin", "pool", "importer")
 # Test hook for the resume test: the process exits hard (no cleanup) after this many committed chunks.
 CRASH_AFTER_ENV = "KEHU_IMPORT_CRASH_AFTER_CHUNKS"
+CHUNK_ROWS_ENV = "KEHU_IMPORT_CHUNK_ROWS"
 
 
 class ImportOptionsError(ValueError):
@@ -215,12 +216,13 @@ def run_rows(
     dry_run: bool,
     commit: Callable[[list[RowResult], int], None],
     after_commit: Callable[[], None] | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
 ) -> None:
     """Feed `rows` to the kind chunk by chunk; `commit(results, last_row)` runs inside the chunk's
     transaction (real run) so the caller's bookkeeping commits with the chunk's records;
     `after_commit()` runs after it (progress, cancel checks: a cancel never rolls back a chunk)."""
     crash_after = int(os.environ.get(CRASH_AFTER_ENV) or 0)
+    chunk_rows = chunk_rows or int(os.environ.get(CHUNK_ROWS_ENV) or CHUNK_ROWS)
     committed = 0
     buffer: list[tuple[int, list[str], dict[str, Any]]] = []
     exhausted = False

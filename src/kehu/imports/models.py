@@ -100,3 +100,25 @@ class ImportRowLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch_id}:{self.row_number} {self.action}"
+
+
+class MappingTemplate(models.Model):
+    """A saved mapping by header text ({header: target}), re-applied to files laid out differently
+    through `imports.mapping.template_apply`."""
+
+    name = models.CharField(_("名称"), max_length=100)
+    kind = models.CharField(_("导入对象"), max_length=30)
+    mapping = models.JSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [models.UniqueConstraint(fields=["kind", "name"], name="import_template_kind_name")]
+        verbose_name = _("导入模板")
+        verbose_name_plural = _("导入模板")
+
+    def __str__(self) -> str:
+        return self.name

@@ -288,3 +288,34 @@ def import_undo(*, acting_user: Any, batch: ImportBatch) -> dict[str, int]:
     batch.refresh_from_db()
     return {"removed": sum(1 for log in logs if log.action != RowAction.UPDATED),
             "restored": sum(1 for log in logs if log.action == RowAction.UPDATED)}
+
+
+# Mapping templates ----------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def mapping_template_save(*, acting_user: Any, kind: str, name: str, mapping: Mapping[Any, str],
+                          headers: list[str]) -> Any:
+    from kehu.imports.mapping import template_from_mapping
+    from kehu.imports.models import MappingTemplate
+
+    _require_importer(acting_user)
+    clean = (name or "").strip()[:100]
+    if not clean:
+        raise ValidationFailed([engine.problem("name", _("模板名称不能为空"))])
+    template, _created = MappingTemplate.objects.update_or_create(
+        kind=kind, name=clean,
+        defaults={"mapping": template_from_mapping(engine.normalise_mapping(mapping), headers),
+                  "created_by": acting_user},
+    )
+    return template
+
+
+def mapping_from_template(*, kind: str, name: str, headers: list[str]) -> dict[int, str]:
+    from kehu.imports.mapping import template_apply
+    from kehu.imports.models import MappingTemplate
+
+    template = MappingTemplate.objects.filter(kind=kind, name=name).first()
+    if template is None:
+        raise ValidationFailed([engine.problem("template", _("没有名为“%(name)s”的导入模板") % {"name": name})])
+    return template_apply(template.mapping, headers, kind=kind)
