@@ -100,3 +100,19 @@ def test_normalize_benchmark_reports_pipeline_baseline_ratio_and_memory():
     assert normalize_bench.generate_rows(50, seed=3) == normalize_bench.generate_rows(50, seed=3)
     assert "pipeline, 2 processes" in normalize_bench.format_table(result)
     json.dumps(result)
+
+
+def test_export_benchmark_reports_csv_xlsx_baseline_and_memory(bench_db):
+    from bench import export as export_bench
+
+    result = export_bench.run(rows=CUSTOMERS, data_dir=bench_db, log=lambda m: None)
+    assert result["benchmark"] == "export"
+    assert result["customers"] == CUSTOMERS
+    assert result["checks"] == {"csv_rows_equal_customers": True, "baseline_rows_equal_customers": True,
+                                "xlsx_rows_equal_customers": True}
+    for part in ("baseline", "csv", "xlsx"):
+        assert result[part]["rows"] == CUSTOMERS
+        assert all(_is_number(result[part][k]) for k in ("wall_s", "rows_per_s", "file_mb"))
+    assert _is_number(result["csv"]["ratio_wall_vs_baseline"]) and _is_number(result["process_peak_rss_mb"])
+    assert "XLSX" in export_bench.format_table(result)
+    json.dumps(result)

@@ -324,3 +324,32 @@ def test_export_command_writes_xlsx_and_csv_with_filters_and_user_scope(tmp_path
     record = dict(zip(rows[0], rows[1], strict=True))
     assert (record["Customer name"], record["Name"], record["Mobile (E.164)"]) == ("联系人公司", "李雷",
                                                                                     "+8613800138000")
+
+
+def test_xlsx_round_trip_through_open_table_gives_the_stored_values(tmp_path, admin_user):  # type: ignore[no-untyped-def]
+    values = ["=1+1", "'=already", "<b>粗体</b> & 公司", "换行\n第二行", "@x", "  空格  ", "+86 138 0013 8000"]
+    created = [
+        services.customer_create(acting_user=admin_user, data={"name": f"客户{i}", "notes": value})
+        for i, value in enumerate(values)
+    ]
+    out = tmp_path / "out.xlsx"
+    call_command("export", "customers", "--out", str(out), stdout=io.StringIO())
+    table = open_table(str(out))
+    assert table.headers[:4] == ["ID", "外部编号", "类型", "名称"]
+    notes_at, names_at = table.headers.index("备注"), table.headers.index("名称")
+    read = {unescape_formula(row[names_at]): unescape_formula(row[notes_at]) for row in table.rows()}
+    assert read == {c.name: c.notes for c in created}
+
+
+def test_xlsx_stream_writes_numbers_text_and_strips_xml_illegal_characters(tmp_path):  # type: ignore[no-untyped-def]
+    out = tmp_path / "book.xlsx"
+    with export.XlsxStream(str(out)) as book:
+        book.sheet("第一页 & <二>")
+        book.append(["a\x01b", 12, 1.5, None, "", "=SUM(A1)", "x<y&z"])
+        book.sheet("second")
+        book.append(["only"])
+    workbook = load_workbook(out)
+    assert workbook.sheetnames == ["第一页 & <二>", "second"]
+    cells = list(workbook.worksheets[0].iter_rows(values_only=True))[0]
+    assert cells == ("ab", 12, 1.5, None, None, "=SUM(A1)", "x<y&z")
+    assert workbook.worksheets[0]["F1"].data_type == "s"
