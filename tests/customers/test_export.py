@@ -353,3 +353,10 @@ def test_xlsx_stream_writes_numbers_text_and_strips_xml_illegal_characters(tmp_p
     cells = list(workbook.worksheets[0].iter_rows(values_only=True))[0]
     assert cells == ("ab", 12, 1.5, None, None, "=SUM(A1)", "x<y&z")
     assert workbook.worksheets[0]["F1"].data_type == "s"
+
+
+def test_resident_id_is_masked_for_everyone_but_admins(admin_user):  # type: ignore[no-untyped-def]
+    rep = UserFactory()
+    CustomerFactory(owner=rep, kind="person", name="张三", id_number="11010519491231002X")
+    assert _column(_read_csv(rep), "id_number") == ["110105********002X"]
+    assert _column(_read_csv(admin_user), "id_number") == ["11010519491231002X"]
