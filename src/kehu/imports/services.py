@@ -164,8 +164,8 @@ def _import_work(batch: ImportBatch, job: Job, on_progress: Callable[[ImportBatc
         logs = [_row_log(batch, kind.object_type, r) for r in results]
         if batch.dry_run:
             # Only rejected and flagged rows are kept (for the error file); nothing else is written.
-            logs = [log for log in logs if log.action in (RowAction.REJECTED, RowAction.FLAGGED)]
-        ImportRowLog.objects.bulk_create(logs, batch_size=1000)
+            logs = [log for log in logs if log["action"] in (RowAction.REJECTED, RowAction.FLAGGED)]
+        engine.fast_insert(ImportRowLog, logs)
         ImportBatch.objects.filter(pk=batch.pk).update(
             last_row=last_row, rows=F("rows") + len(results), **{k: F(k) + v for k, v in counts.items()})
         batch.refresh_from_db(fields=["rows", "created", "updated", "skipped", "flagged", "rejected", "last_row"])
@@ -187,18 +187,18 @@ def _import_work(batch: ImportBatch, job: Job, on_progress: Callable[[ImportBatc
             "error_file": batch.error_file, "dry_run": batch.dry_run}
 
 
-def _row_log(batch: ImportBatch, object_type: str, result: RowResult) -> ImportRowLog:
+def _row_log(batch: ImportBatch, object_type: str, result: RowResult) -> dict[str, Any]:
     obj = result.obj
+    saved = obj is not None and obj.pk is not None
     keep_cells = result.action in (RowAction.REJECTED, RowAction.FLAGGED)
-    return ImportRowLog(
-        batch=batch, row_number=result.row, action=result.action,
-        object_type=object_type if obj is not None and obj.pk else "",
-        object_id=obj.pk if obj is not None else None,
-        before=result.before if result.action == RowAction.UPDATED else None,
-        version_after=obj.version if obj is not None and obj.pk else None,
-        cells=list(result.cells) if keep_cells and result.cells is not None else None,
-        problems=[list(p) for p in result.problems] if result.problems else None,
-    )
+    return {
+        "batch_id": batch.pk, "row_number": result.row, "action": result.action,
+        "object_type": object_type if saved else "", "object_id": obj.pk if saved else None,
+        "before": result.before if result.action == RowAction.UPDATED else None,
+        "version_after": obj.version if saved else None,
+        "cells": list(result.cells) if keep_cells and result.cells is not None else None,
+        "problems": [list(p) for p in result.problems] if result.problems else None,
+    }
 
 
 def _discard_upload(batch: ImportBatch) -> None:
