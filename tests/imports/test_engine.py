@@ -320,3 +320,14 @@ def test_automatic_mapping_from_headers_with_original_creation_time_and_departme
     customer = Customer.objects.get()
     assert customer.department == sales and customer.phones == ["13812345678"]
     assert customer.created_at.year == 2019 and customer.notes == "第一行\n第二行"
+
+
+def test_a_manager_cannot_update_customers_outside_their_scope(manager_user, tmp_path):
+    outsider = _existing(name="别人的客户有限公司", external_id="OUT1", owner=UserFactory())
+    path = write_csv(tmp_path / "c.csv", [["编号", "备注"], ["OUT1", "改"]])
+    batch = run_import(manager_user, path, mapping={0: "external_id", 1: "notes"}, mode="update",
+                       match_by=["external_id"])
+    assert batch.rejected == 1
+    assert ImportRowLog.objects.get(batch=batch).problems == [["", "匹配到的客户不在你的数据范围内，不能更新"]]
+    outsider.refresh_from_db()
+    assert outsider.notes == "" and outsider.version == 1

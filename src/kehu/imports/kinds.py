@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from kehu.core import audit
 from kehu.core.errors import ErrorCode, FieldError
+from kehu.core.scoping import restrict
 from kehu.dataquality import quality, rules
 from kehu.dataquality.cleaning import (
     FieldProblem,
@@ -398,7 +399,9 @@ class CustomerImport(ImportKind):
         matched_ids = {pk for ids in hits.values() for pk in ids}
         locked: dict[int, Any] = {}
         if matched_ids:
-            queryset = Customer.objects.select_related("industry", "level", "stage", "source", "owner", "department")
+            # Only records the importer may see can be updated (a manager: their department's subtree).
+            queryset = restrict(Customer.objects.all(), ctx.acting_user).select_related(
+                "industry", "level", "stage", "source", "owner", "department")
             if not ctx.dry_run:
                 queryset = queryset.select_for_update(of=("self",))
             ids = sorted(matched_ids)
@@ -423,6 +426,11 @@ class CustomerImport(ImportKind):
                 continue
             if target_id is not None:
                 touched.add(target_id)
+            if decision == "updated" and target_id is not None and target_id not in locked:
+                result.action = "rejected"
+                result.problems = [("", _("匹配到的客户不在你的数据范围内，不能更新"))]
+                results.append(result)
+                continue
             if decision == "updated" and target_id is not None:
                 customer = locked[target_id]
                 before = {name: json_value(getattr(customer, name)) for name in _RESTORABLE}
