@@ -460,7 +460,7 @@ class CustomerImport(ImportKind):
                 result.obj = None
             elif decision == "updated" and not result.changes and target_row is None:
                 result.action = "skipped"
-                result.problems = [("", _("与已有客户相同，无需更新"))]
+                result.problems = [("", _("与已有%(noun)s相同，无需更新") % {"noun": self.noun()})]
             else:
                 if result.action in ("created", "flagged"):
                     for key, values in keyed[index].items():
@@ -486,8 +486,8 @@ class CustomerImport(ImportKind):
                 if (key, value) in ctx.pending_match:
                     rows_hit.add(ctx.pending_match[(key, value)])
             if len(ids) + len(rows_hit) > 1:
-                return None, None, "rejected", (key, _("按%(key)s匹配到多个已有客户，无法确定更新哪一个") % {
-                    "key": match_label(key)})
+                return None, None, "rejected", (key, _("按%(key)s匹配到多个已有%(noun)s，无法确定更新哪一个") % {
+                    "key": match_label(key), "noun": self.noun()})
             if ids:
                 target_id = next(iter(ids))
                 break
@@ -497,7 +497,7 @@ class CustomerImport(ImportKind):
         matched = target_id is not None or target_row is not None
         if options.mode == "update":
             if not matched:
-                return None, None, "skipped", ("", _("未找到匹配的客户"))
+                return None, None, "skipped", ("", _("未找到匹配的%(noun)s") % {"noun": self.noun()})
             return target_id, target_row, "updated", None
         if options.mode == "upsert":
             return target_id, target_row, ("updated" if matched else "created"), None
@@ -506,9 +506,17 @@ class CustomerImport(ImportKind):
         where = (_("第 %(row)s 行") % {"row": target_row}) if target_row is not None else f"#{target_id}"
         if options.duplicates == "update":
             return target_id, target_row, "updated", None
+        words = {"where": where, "noun": self.noun()}
         if options.duplicates == "flag":
-            return None, target_row, "flagged", ("", _("可能与已有客户重复（%(where)s）") % {"where": where})
-        return None, None, "skipped", ("", _("已有相同客户（%(where)s），已跳过") % {"where": where})
+            return None, target_row, "flagged", ("", _("可能与已有%(noun)s重复（%(where)s）") % words)
+        return None, None, "skipped", ("", _("已有相同%(noun)s（%(where)s），已跳过") % words)
+
+    @staticmethod
+    def customer_of(obj: Any) -> Any:
+        return obj
+
+    def noun(self) -> str:
+        return _("客户")
 
     @staticmethod
     def _audit_snapshot(customer: Any) -> dict[str, Any]:
@@ -539,11 +547,11 @@ class CustomerImport(ImportKind):
         for result in results:
             if result.obj is None:
                 continue
-            customer = result.obj
+            customer = self.customer_of(result.obj)
             for rule in ctx.unique_error_rules:
                 if not rules._applies(rule, customer_kind=customer.kind, stage_id=customer.stage_id):
                     continue
-                for kind, value in rules.unique_values(customer, rule.field):
+                for kind, value in rules.unique_values(result.obj, rule.field):
                     if kind.startswith("field:"):
                         continue
                     checks.append((result, rule, kind, value))
@@ -560,7 +568,7 @@ class CustomerImport(ImportKind):
         for result, rule, kind, value in checks:
             if id(result) in rejected:
                 continue
-            own = result.obj.pk
+            own = self.customer_of(result.obj).pk  # a customer's own keys (or its contacts') are no clash
             others = sorted(pk for pk in holders.get((kind, value), []) if pk != own)
             message = None
             if others:
