@@ -5,7 +5,8 @@ fetch of the same columns (`SELECT ... ORDER BY id`, fetchmany) written with csv
 scope, filters, labels, formula escaping or formatting.
 
 Peak memory: each phase resets the kernel's peak-RSS mark (`/proc/self/clear_refs`, Linux) and reads
-`VmHWM` afterwards, so each phase reports its own peak; `process_peak_rss_mb` is
+`VmHWM` afterwards, so each phase reports its own peak (and its growth over the RSS it started
+from: the process already holds Django and the bench set-up); `process_peak_rss_mb` is
 `resource.getrusage` for the whole run (bench database set-up included).
 """
 
@@ -40,10 +41,10 @@ def _reset_peak() -> bool:
         return False
 
 
-def _peak_mb() -> float | None:
+def _status_mb(field: str) -> float | None:
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         pass
@@ -56,6 +57,7 @@ def _process_peak_mb() -> float:
 
 def _phase(name: str, work: Any, log: Log) -> dict[str, Any]:
     reset = _reset_peak()
+    before = _status_mb("VmRSS")
     started, cpu = time.perf_counter(), time.process_time()
     rows, path = work()
     wall = time.perf_counter() - started
@@ -64,11 +66,14 @@ def _phase(name: str, work: Any, log: Log) -> dict[str, Any]:
         "wall_s": round(wall, 2),
         "cpu_s": round(time.process_time() - cpu, 2),
         "rows_per_s": round(rows / wall) if wall > 0 else None,
-        "peak_rss_mb": _peak_mb() if reset else None,
+        "peak_rss_mb": (peak := _status_mb("VmHWM") if reset else None),
+        # What the phase itself added on top of the process (Django, the bench set-up) before it.
+        "rss_before_mb": before,
+        "peak_growth_mb": round(peak - before, 1) if peak is not None and before is not None else None,
         "file_mb": round(os.path.getsize(path) / 1024 / 1024, 1),
     }
     log(f"bench: {name}: {rows:,} rows in {wall:.1f} s ({result['rows_per_s']:,} rows/s), "
-        f"peak RSS {result['peak_rss_mb']} MB, {result['file_mb']} MB")
+        f"peak RSS {result['peak_rss_mb']} MB (+{result['peak_growth_mb']}), {result['file_mb']} MB")
     return result
 
 
@@ -141,7 +146,7 @@ def run(
 def format_table(result: dict[str, Any]) -> str:
     lines = [
         f"export of {result['customers']:,} customers ({result['vendor']}, {result['columns']} columns), as admin",
-        f"{'':34} {'wall s':>8} {'rows/s':>10} {'peak MB':>8} {'file MB':>8} {'x baseline':>10}",
+        f"{'':34} {'wall s':>8} {'rows/s':>10} {'peak MB':>8} {'+MB':>6} {'file MB':>8} {'x baseline':>10}",
     ]
     for name, key in (("baseline: cursor + csv.writer", "baseline"), ("CSV (export_csv)", "csv"),
                       ("XLSX (XlsxStream)", "xlsx")):
@@ -150,6 +155,6 @@ def format_table(result: dict[str, Any]) -> str:
             continue
         ratio = row.get("ratio_wall_vs_baseline", "")
         lines.append(f"{name:34} {row['wall_s']:>8} {row['rows_per_s']:>10,} {row['peak_rss_mb']!s:>8} "
-                     f"{row['file_mb']:>8} {ratio!s:>10}")
+                     f"{row['peak_growth_mb']!s:>6} {row['file_mb']:>8} {ratio!s:>10}")
     lines.append(f"process peak RSS (getrusage): {result['process_peak_rss_mb']} MB; checks: {result['checks']}")
     return "\n".join(lines)
