@@ -23,6 +23,7 @@ from kehu.dataquality import quality, rules
 from kehu.dataquality.cleaning import (
     FieldProblem,
     city_aliases,
+    clean_contact_fields,
     clean_customer_fields,
     picklist_tables,
 )
@@ -734,4 +735,363 @@ def match_label(key: str) -> str:
 
 
 register(CustomerImport())
+
+
+# Contacts -------------------------------------------------------------------------------------------------------
+
+_CONTACT_RESTORABLE = [
+    "name", "name_pinyin", "name_initials", "salutation", "title", "decision_role_id", "mobile", "phone",
+    "mobile_e164", "phone_e164", "email", "wechat", "birthday", "notes", "custom", "external_id",
+]
+_CONTACT_AUDIT = ["name", "salutation", "title", "decision_role", "mobile", "phone", "email", "wechat", "birthday",
+                  "is_primary", "notes", "custom", "external_id"]
+
+
+@dataclass
+class ContactContext(CustomerContext):
+    role_tables: Any = None
+    # customer id -> Customer of the chunk (the owners of the chunk's contacts)
+    customers: dict[int, Any] = field(default_factory=dict)
+
+
+class ContactImport(CustomerImport):
+    """Contacts, each linked to its customer by the customer's credit code, external id or name
+    (normalised as the customer form stores it). Cleaning mirrors `_apply_contact_data`."""
+
+    key = "contacts"
+    object_type = "contact"
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return _("联系人")
+
+    def noun(self) -> str:
+        return _("联系人")
+
+    @staticmethod
+    def customer_of(obj: Any) -> Any:
+        return obj.customer
+
+    def context(self, *, acting_user: Any, options: ImportOptions, dry_run: bool) -> ContactContext:
+        from kehu.customers.models import CustomFieldDefinition
+
+        base = super().context(acting_user=acting_user, options=options, dry_run=dry_run)
+        active = rules.active_rules("contact")
+        values = {name: getattr(base, name) for name in base.__dataclass_fields__}
+        values.update(
+            definitions=list(CustomFieldDefinition.objects.filter(target="contact", is_active=True)),
+            check_rules=[r for r in active if r.rule_type != RuleType.UNIQUE],
+            unique_error_rules=[r for r in active if r.rule_type == RuleType.UNIQUE
+                                and r.severity == RuleSeverity.ERROR],
+            role_tables=picklist_tables("contact_role"),
+        )
+        return ContactContext(**values)
+
+    def apply(self, ctx: CustomerContext, contact: Any, data: Mapping[str, Any], *, creating: bool,
+              row: int) -> list[FieldError]:
+        from kehu.customers.pinyin import pinyin_forms
+        from kehu.customers.validation import Collector, clean_custom_values, clean_date
+
+        assert isinstance(ctx, ContactContext)
+        errors = Collector()
+        if "name" in data or creating:
+            contact.name = _clean_text(data.get("name"), max_length=100)
+            if not contact.name:
+                errors.add("name", ErrorCode.REQUIRED, _("姓名为必填项"))
+        for name in ("title", "wechat"):
+            if name in data:
+                setattr(contact, name, _clean_text(data[name], max_length=100))
+        if "notes" in data:
+            contact.notes = _clean_text(_joined(data["notes"]), max_length=20000)
+        if "salutation" in data:
+            contact.salutation = _clean_text(data["salutation"], max_length=20)
+        if "external_id" in data:
+            contact.external_id = _clean_text(data["external_id"], max_length=100)
+        given = {name: _clean_text(data[name], max_length=254) for name in ("name", "mobile", "phone", "email")
+                 if name in data}
+        cleaned = clean_contact_fields(given)
+        if data.get("salutation"):
+            cleaned.values.pop("salutation", None)
+        for name, value in cleaned.values.items():
+            setattr(contact, name, value[:100] if name == "name" else value)
+        if "birthday" in data:
+            contact.birthday = clean_date(data["birthday"], "birthday", errors)
+        if data.get("decision_role"):
+            text = str(data["decision_role"]).strip()
+            table, synonyms = ctx.role_tables
+            match = match_picklist(text, table=table, synonyms=synonyms)
+            option = ctx.option_by_id.get(match.option_id) if match.option_id else None
+            if option is None:
+                errors.add("decision_role", ErrorCode.UNKNOWN_CHOICE, _("未知的选项：%(value)s") % {"value": text})
+            contact.decision_role = option
+        custom = {k.removeprefix("custom."): v for k, v in data.items() if k.startswith("custom.")}
+        if custom or creating:
+            contact.custom = clean_custom_values(
+                definitions=ctx.definitions, values=custom, existing=contact.custom, errors=errors,
+                user_exists=lambda pk: pk in ctx.users_by_id,
+            )
+        customer = contact.customer
+        outcome = rules.check_rules(
+            target="contact", record=contact, customer_kind=customer.kind, stage_id=customer.stage_id,
+            problems=cleaned.problems, customer_id=customer.pk, user=ctx.acting_user, rules=ctx.check_rules,
+        )
+        errors.errors.extend(outcome.errors)
+        if not errors.errors:
+            contact.name_pinyin, contact.name_initials = pinyin_forms(contact.name, is_person=True)
+        return errors.errors
+
+    @staticmethod
+    def match_values(data: Mapping[str, Any]) -> dict[str, list[str]]:
+        from kehu.dataquality.normalize.emails import normalize_email
+        from kehu.dataquality.normalize.phones import normalize_phone
+
+        out: dict[str, list[str]] = {}
+        if data.get("external_id"):
+            out["external_id"] = [_clean_text(data["external_id"], max_length=100)]
+        phones = [normalize_phone(str(data[n]).strip()).e164 for n in ("mobile", "phone") if data.get(n)]
+        if any(phones):
+            out["mobile"] = [p for p in phones if p]
+        if data.get("email"):
+            email = normalize_email(str(data["email"]).strip())
+            if email.valid:
+                out["email"] = [email.value.lower()]
+        return out
+
+    @staticmethod
+    def lookup_matches(wanted: Mapping[str, set[str]]) -> dict[tuple[str, str], set[int]]:
+        from django.db.models import Q
+
+        from kehu.customers.models import Contact
+
+        hits: dict[tuple[str, str], set[int]] = {}
+        for key, values in wanted.items():
+            values_list = sorted(values)
+            for start in range(0, len(values_list), 400):
+                part = values_list[start:start + 400]
+                if key == "external_id":
+                    rows = [(v, pk) for v, pk in Contact.objects.filter(external_id__in=part)
+                            .values_list("external_id", "pk")]
+                elif key == "mobile":
+                    rows = []
+                    for mobile, phone, pk in Contact.objects.filter(
+                            Q(mobile_e164__in=part) | Q(phone_e164__in=part)).values_list("mobile_e164", "phone_e164",
+                                                                                          "pk"):
+                        rows += [(v, pk) for v in (mobile, phone) if v in part]
+                elif key == "email":
+                    lowered = Contact.objects.filter(email__in=part).values_list("email", "pk")
+                    rows = [(v.lower(), pk) for v, pk in lowered]
+                else:
+                    continue
+                for value, pk in rows:
+                    hits.setdefault((key, value), set()).add(pk)
+        return hits
+
+    def _link_customers(self, ctx: ContactContext, rows: Sequence[tuple[int, list[str], dict[str, Any]]]
+                        ) -> list[tuple[Any, str | None]]:
+        """The customer of each row (credit code, then external id, then normalised name), in the
+        importer's scope; (None, reason) when none or several match."""
+        from kehu.customers.models import Customer
+
+        keys: list[tuple[str, str] | None] = []
+        wanted: dict[str, set[str]] = {"credit_code": set(), "external_id": set(), "name": set()}
+        for _row, _cells, data in rows:
+            key = None
+            if data.get("customer_credit_code"):
+                code = normalize_credit_code(str(data["customer_credit_code"]))
+                key = ("credit_code", code.value if code.valid else str(data["customer_credit_code"]).strip())
+            elif data.get("customer_external_id"):
+                key = ("external_id", _clean_text(data["customer_external_id"], max_length=100))
+            elif data.get("customer_name"):
+                raw = _clean_text(data["customer_name"], max_length=200)
+                company = clean_customer_fields({"name": raw}, kind="company").values.get("name", raw)
+                key = ("name", company)
+                wanted["name"].add(raw)
+            keys.append(key)
+            if key is not None:
+                wanted[key[0]].add(key[1])
+        found: dict[tuple[str, str], list[Any]] = {}
+        scoped = restrict(Customer.objects.all(), ctx.acting_user).select_related("owner")
+        for field_name, values in wanted.items():
+            values_list = sorted(values)
+            for start in range(0, len(values_list), 900):
+                for customer in scoped.filter(**{f"{field_name}__in": values_list[start:start + 900]}):
+                    found.setdefault((field_name, getattr(customer, field_name)), []).append(customer)
+        out: list[tuple[Any, str | None]] = []
+        for key in keys:
+            if key is None:
+                out.append((None, _("需要所属客户：客户名称、统一社会信用代码或客户编号")))
+                continue
+            matches = found.get(key, [])
+            if len(matches) == 1:
+                ctx.customers[matches[0].pk] = matches[0]
+                out.append((matches[0], None))
+            elif matches:
+                out.append((None, _("“%(value)s”对应多个客户，请改用统一社会信用代码或客户编号") % {"value": key[1]}))
+            else:
+                out.append((None, _("找不到所属客户“%(value)s”（或不在你的数据范围内）") % {"value": key[1]}))
+        return out
+
+    def run_chunk(self, ctx: CustomerContext, rows: Sequence[tuple[int, list[str], dict[str, Any]]]) -> ChunkResult:
+        from kehu.customers.models import Contact
+
+        assert isinstance(ctx, ContactContext)
+        links = self._link_customers(ctx, rows)
+        options = ctx.options
+        keyed = [self.match_values(data) for _row, _cells, data in rows]
+        wanted: dict[str, set[str]] = {key: set() for key in options.match_by}
+        for values in keyed:
+            for key in options.match_by:
+                wanted[key].update(values.get(key, ()))
+        hits = self.lookup_matches(wanted)
+        matched_ids = sorted({pk for ids in hits.values() for pk in ids})
+        locked: dict[int, Any] = {}
+        queryset = restrict(Contact.objects.all(), ctx.acting_user).select_related("customer", "decision_role")
+        if not ctx.dry_run:
+            queryset = queryset.select_for_update(of=("self",))
+        for start in range(0, len(matched_ids), 900):
+            locked.update((c.pk, c) for c in queryset.filter(pk__in=matched_ids[start:start + 900]))
+        customer_ids = {c.pk for c, _reason in links if c is not None}
+        with_contacts = set(Contact.objects.filter(customer_id__in=customer_ids).values_list("customer_id", flat=True)
+                            .distinct()) if customer_ids else set()
+        results: list[RowResult] = []
+        touched: set[int] = set()
+        consumed = len(rows)
+        for index, (row, cells, data) in enumerate(rows):
+            target_id, target_row, decision, reason = self._decide(ctx, keyed[index], hits)
+            if not ctx.dry_run and index > 0 and (target_row is not None or (target_id is not None
+                                                                              and target_id in touched)):
+                consumed = index
+                break
+            result = RowResult(row=row, action=decision, cells=cells)
+            if reason:
+                result.problems.append(reason)
+            customer, link_problem = links[index]
+            if decision in ("skipped", "rejected"):
+                results.append(result)
+                continue
+            if decision == "updated" and target_id is not None and target_id not in locked:
+                result.action = "rejected"
+                result.problems = [("", _("匹配到的联系人不在你的数据范围内，不能更新"))]
+                results.append(result)
+                continue
+            if target_id is not None:
+                touched.add(target_id)
+            if decision == "updated" and target_id is not None:
+                contact = locked[target_id]
+                before = {name: json_value(getattr(contact, name)) for name in _CONTACT_RESTORABLE}
+                snapshot = {name: json_value(getattr(contact, name)) for name in _CONTACT_AUDIT}
+                errors = self.apply(ctx, contact, data, creating=False, row=row)
+                result.obj, result.before = contact, before
+                result.changes = audit.diff_values(
+                    snapshot, {name: json_value(getattr(contact, name)) for name in _CONTACT_AUDIT}, _CONTACT_AUDIT)
+            else:
+                if customer is None:
+                    result.action = "rejected"
+                    result.problems = [("customer", link_problem or "")]
+                    results.append(result)
+                    continue
+                contact = Contact(customer=customer, created_by=ctx.acting_user, updated_by=ctx.acting_user)
+                if customer.pk not in with_contacts:
+                    contact.is_primary = True  # a customer's first contact is its primary one
+                    with_contacts.add(customer.pk)
+                errors = self.apply(ctx, contact, data, creating=True, row=row)
+                result.obj = contact
+            if errors:
+                result.action = "rejected"
+                result.problems = [(e.field, str(e.message)) for e in errors]
+                result.obj = None
+            elif decision == "updated" and not result.changes and target_row is None:
+                result.action = "skipped"
+                result.problems = [("", _("与已有%(noun)s相同，无需更新") % {"noun": self.noun()})]
+            elif result.action in ("created", "flagged"):
+                for key, values in keyed[index].items():
+                    for value in values:
+                        ctx.pending_match.setdefault((key, value), row)
+            results.append(result)
+        self._check_unique(ctx, results)
+        if not ctx.dry_run:
+            self._write(ctx, results)
+        return ChunkResult(results=results, consumed=consumed)
+
+    def _write(self, ctx: CustomerContext, results: list[RowResult]) -> None:
+        from kehu.customers.models import Contact, SearchToken
+
+        now = timezone.now()
+        created = [r for r in results if r.action in ("created", "flagged") and r.obj is not None]
+        updated = [r for r in results if r.action == "updated" and r.obj is not None]
+        for result in created:
+            result.obj.created_at = result.obj.updated_at = now
+        if created:
+            Contact.objects.bulk_create([r.obj for r in created], batch_size=500)
+        if updated:
+            fields = {"version", "updated_at", "updated_by"}
+            for result in updated:
+                contact = result.obj
+                changed = [n for n in _CONTACT_RESTORABLE if json_value(getattr(contact, n)) != result.before[n]]
+                result.before = {n: result.before[n] for n in changed}
+                fields.update(changed)
+                contact.version += 1
+                contact.updated_at = now
+                contact.updated_by = ctx.acting_user
+            Contact.objects.bulk_update([r.obj for r in updated], sorted(fields), batch_size=500)
+            SearchToken.objects.filter(contact_id__in=[r.obj.pk for r in updated]).delete()
+        audit_events(actor=ctx.acting_user, items=[
+            ("create", r.obj, r.obj.customer_id, audit.diff_values(
+                {}, {n: json_value(getattr(r.obj, n)) for n in _CONTACT_AUDIT}, _CONTACT_AUDIT))
+            for r in created
+        ] + [("update", r.obj, r.obj.customer_id, r.changes or []) for r in updated])
+        contacts = [r.obj for r in created + updated]
+        for contact in contacts:
+            contact.owner_id_for_index = contact.customer.owner_id
+        insert_search_tokens([], contacts)
+        customers = {c.customer_id: c.customer for c in contacts}
+        if customers:
+            # As contact_create: the customer's quality (contacts count, their numbers) is refreshed.
+            quality.customers_quality_refresh(list(customers.values()), settings=ctx.quality_settings,
+                                              unique_rules=ctx.warning_unique_rules, now=now)
+
+    def undo(self, *, acting_user: Any, logs: Sequence[Any]) -> None:
+        from kehu.customers.models import Contact, SearchToken
+
+        field_of = {f.attname: f for f in Contact._meta.concrete_fields}
+        created_ids = [log.object_id for log in logs if log.action in ("created", "flagged")]
+        created = list(Contact.objects.filter(pk__in=created_ids).select_related("customer"))
+        customers = {c.customer_id: c.customer for c in created}
+        audit_events(actor=acting_user, items=[("delete", c, c.customer_id, []) for c in created])
+        Contact.objects.filter(pk__in=[c.pk for c in created]).delete()
+        restored = []
+        now = timezone.now()
+        for log in sorted((entry for entry in logs if entry.action == "updated"), key=lambda e: -e.row_number):
+            contact = Contact.objects.filter(pk=log.object_id).select_related("customer").first()
+            if contact is None:
+                continue
+            values = {n: field_of[n].to_python(v) if v is not None else None for n, v in (log.before or {}).items()}
+            changes = [{"field": n.removesuffix("_id"), "old": json_value(getattr(contact, n)), "new": v}
+                       for n, v in (log.before or {}).items()]
+            Contact.objects.filter(pk=contact.pk).update(version=F("version") + 1, updated_at=now,
+                                                         updated_by=acting_user, **values)
+            contact.refresh_from_db()
+            restored.append(contact)
+            customers[contact.customer_id] = contact.customer
+            audit_events(actor=acting_user, items=[("update", contact, contact.customer_id, changes)])
+        if restored:
+            SearchToken.objects.filter(contact_id__in=[c.pk for c in restored]).delete()
+            for contact in restored:
+                contact.owner_id_for_index = contact.customer.owner_id
+            insert_search_tokens([], restored)
+        if customers:
+            quality.customers_quality_refresh([c for c in customers.values()])
+
+    def current_versions(self, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+        from kehu.customers.models import Contact
+
+        out: dict[int, tuple[int, str]] = {}
+        for start in range(0, len(ids), 900):
+            for pk, version, name in Contact.objects.filter(pk__in=ids[start:start + 900]).values_list(
+                    "pk", "version", "name"):
+                out[pk] = (version, name)
+        return out
+
+
+register(ContactImport())
 
