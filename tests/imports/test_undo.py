@@ -96,3 +96,15 @@ def test_undo_of_a_record_updated_twice_restores_the_first_state(admin_user, tmp
     services.import_undo(acting_user=admin_user, batch=batch)
     existing.refresh_from_db()
     assert existing.notes == "原始"
+
+
+def test_undo_is_refused_when_a_created_customer_got_a_contact_since(admin_user, tmp_path):
+    from kehu.customers.services import contact_create
+
+    _existing, batch = _arrange(admin_user, tmp_path)
+    created = Customer.objects.get(external_id="E2")
+    contact_create(acting_user=admin_user, customer=created, data={"name": "张三"})
+    with pytest.raises(services.UndoRefused) as refused:
+        services.import_undo(acting_user=admin_user, batch=batch)
+    assert refused.value.changed == [(created.pk, "新客户有限公司")]
+    assert Customer.objects.filter(pk=created.pk).exists()

@@ -706,6 +706,18 @@ class CustomerImport(ImportKind):
             insert_search_tokens(restored)
             quality.customers_quality_refresh(restored)
 
+    def undo_blockers(self, logs: Sequence[Any]) -> list[tuple[int, str]]:
+        """Created customers that gained contacts or notes since: deleting them would lose those."""
+        from kehu.customers.models import Contact, Customer, Note
+
+        created = [log.object_id for log in logs if log.action in ("created", "flagged")]
+        blocked: set[int] = set()
+        for start in range(0, len(created), 900):
+            part = created[start:start + 900]
+            blocked |= set(Contact.objects.filter(customer_id__in=part).values_list("customer_id", flat=True))
+            blocked |= set(Note.objects.filter(customer_id__in=part).values_list("customer_id", flat=True))
+        return sorted(Customer.objects.filter(pk__in=blocked).values_list("pk", "name"))
+
     def current_versions(self, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
         from kehu.customers.models import Customer
 
@@ -1081,6 +1093,9 @@ class ContactImport(CustomerImport):
             insert_search_tokens([], restored)
         if customers:
             quality.customers_quality_refresh([c for c in customers.values()])
+
+    def undo_blockers(self, logs: Sequence[Any]) -> list[tuple[int, str]]:
+        return []
 
     def current_versions(self, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
         from kehu.customers.models import Contact

@@ -277,6 +277,7 @@ def import_undo(*, acting_user: Any, batch: ImportBatch) -> dict[str, int]:
         expected[log.object_id] = log.version_after
     current = kind.current_versions(list(expected))  # type: ignore[attr-defined]
     changed = [(pk, current[pk][1]) for pk, version in expected.items() if pk in current and current[pk][0] != version]
+    changed += [item for item in kind.undo_blockers(logs) if item not in changed]  # type: ignore[attr-defined]
     if changed:
         names = "、".join(f"{name}（#{pk}）" for pk, name in changed[:UNDO_LIMIT_LIST])
         more = _("等 %(count)s 条") % {"count": len(changed)} if len(changed) > UNDO_LIMIT_LIST else ""
