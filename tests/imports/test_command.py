@@ -65,3 +65,19 @@ def test_command_errors_are_clear(admin_user, tmp_path):
     with pytest.raises(CommandError, match="没有名为"):
         _run(str(path), "--template", "nope", "--user", admin_user.username)
     assert list((tmp_path / "data" / "uploads").iterdir()) == []
+
+
+def test_the_huey_task_runs_a_queued_batch(admin_user, tmp_path):
+    from kehu.imports import services
+    from kehu.imports.tasks import run_import_batch
+
+    path = write_csv(tmp_path / "c.csv", [["名称"], ["甲有限公司"]])
+    stored = services.store_upload(path, original_name="../../etc/passwd.csv")
+    assert stored.parent == tmp_path / "data" / "uploads" and stored.suffix == ".csv"
+    batch = services.import_batch_create(acting_user=admin_user, kind="customers", path=stored,
+                                         original_name="../../etc/passwd.csv", mapping={0: "name"})
+    assert batch.original_name == "passwd.csv"
+    run_import_batch(batch.pk)  # Huey runs inline in tests
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.DONE and batch.created == 1
+    assert not stored.exists()
