@@ -12,4 +12,5 @@ urlpatterns = [
     path("accounts/", include("kehu.accounts.urls")),
     path("customers/", include("kehu.customers.urls")),
     path("quality/", include("kehu.dataquality.urls")),
+    path("imports/", include("kehu.imports.urls")),
 ]
