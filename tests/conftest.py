@@ -1,8 +1,17 @@
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests.factories import AdminFactory, ManagerFactory, UserFactory
+
+# Property tests explore at random while developing (HYPOTHESIS_PROFILE=dev); the suite that CI
+# and `make test` run is derandomised, so a green run is reproducible and a red one is a real bug.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.register_profile("dev", print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)

@@ -520,10 +520,11 @@ def _normalize(raw: str) -> CompanyName:
         core, legal, region, branch = _split_cjk(text)
     else:
         value, core, legal, region, branch = _split_latin(text, changes)
-    problems: tuple[Problem, ...] = ()
     if not core:
-        problems = (Problem("company.no_name", value),)
-    return CompanyName(raw, value, tuple(changes), problems, core=core, legal_form=legal, region=region, branch=branch)
+        # Only a legal form or a place ("LIMITED", "北京有限公司"): nothing to canonicalise, kept as typed.
+        return CompanyName(raw, stripped, (), (Problem("company.no_name", stripped),), legal_form=legal,
+                           region=region, branch=branch)
+    return CompanyName(raw, value, tuple(changes), (), core=core, legal_form=legal, region=region, branch=branch)
 
 
 def normalize_company(raw: str) -> CompanyName:
