@@ -1110,3 +1110,107 @@ class ContactImport(CustomerImport):
 
 register(ContactImport())
 
+
+
+# Follow-up notes --------------------------------------------------------------------------------------------------
+
+
+class NoteImport(ContactImport):
+    """Follow-up notes with their original author and date, linked to their customer like contacts.
+    Notes have no keys to match on: every valid row is a new note (insert only)."""
+
+    key = "notes"
+    object_type = "note"
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return _("跟进记录")
+
+    def noun(self) -> str:
+        return _("跟进记录")
+
+    def context(self, *, acting_user: Any, options: ImportOptions, dry_run: bool) -> ContactContext:
+        from kehu.imports.mapping import OwnerResolver
+
+        ctx = super().context(acting_user=acting_user, options=ImportOptions(owner_users=[]), dry_run=dry_run)
+        # The author cell names a user; an empty one means the importer (as note_create).
+        ctx.owners = OwnerResolver("column", users=list(ctx.users_by_id.values()), importer=acting_user,
+                                   rotation=[acting_user] if acting_user is not None else [])
+        ctx.check_rules, ctx.unique_error_rules = [], []
+        return ctx
+
+    def run_chunk(self, ctx: CustomerContext, rows: Sequence[tuple[int, list[str], dict[str, Any]]]) -> ChunkResult:
+        from kehu.customers.models import Note
+        from kehu.customers.validation import Collector
+
+        assert isinstance(ctx, ContactContext)
+        links = self._link_customers(ctx, rows)
+        results: list[RowResult] = []
+        for (row, cells, data), (customer, link_problem) in zip(rows, links, strict=True):
+            result = RowResult(row=row, action="created", cells=cells)
+            errors = Collector()
+            body = _clean_text(_joined(data.get("body")), max_length=20000)
+            if not body:
+                errors.add("body", ErrorCode.REQUIRED, _("备注内容不能为空"))
+            author, message = ctx.owners.resolve(str(data["author"]) if data.get("author") else None)
+            if message:
+                errors.add("author", ErrorCode.INVALID, message)
+            moment = _parse_moment(data["created_at"], errors) if data.get("created_at") else None
+            if customer is None:
+                errors.errors.insert(0, FieldError("customer", ErrorCode.INVALID, link_problem or ""))
+            if errors.errors:
+                result.action = "rejected"
+                result.problems = [(e.field, str(e.message)) for e in errors.errors]
+            else:
+                note = Note(customer=customer, body=body, author=author)
+                note.imported_at = moment or timezone.now()
+                result.obj = note
+            results.append(result)
+        if not ctx.dry_run:
+            self._write(ctx, results)
+        return ChunkResult(results=results, consumed=len(rows))
+
+    def _write(self, ctx: CustomerContext, results: list[RowResult]) -> None:
+        from kehu.customers.models import Customer, Note
+
+        created = [r for r in results if r.action == "created" and r.obj is not None]
+        if not created:
+            return
+        notes = Note.objects.bulk_create([r.obj for r in created], batch_size=500)
+        # created_at is auto_now_add: the original date goes in after the insert.
+        for note in notes:
+            note.created_at = note.imported_at
+        Note.objects.bulk_update(notes, ["created_at"], batch_size=500)
+        latest: dict[int, Any] = {}
+        for note in notes:
+            if note.created_at > latest.get(note.customer_id, note.created_at - dt.timedelta(seconds=1)):
+                latest[note.customer_id] = note.created_at
+        current = dict(Customer.objects.filter(pk__in=list(latest)).values_list("pk", "last_activity_at"))
+        for customer_id, moment in latest.items():
+            if current.get(customer_id) is None or current[customer_id] < moment:
+                Customer.objects.filter(pk=customer_id).update(last_activity_at=moment)
+
+    def undo(self, *, acting_user: Any, logs: Sequence[Any]) -> None:
+        from django.db.models import Max
+
+        from kehu.customers.models import Customer, Note
+
+        ids = [log.object_id for log in logs if log.action == "created"]
+        customer_ids = set(Note.objects.filter(pk__in=ids).values_list("customer_id", flat=True))
+        Note.objects.filter(pk__in=ids).delete()
+        # The last follow-up is the newest note left (or the stored value when none is left).
+        for customer_id, newest in Note.objects.filter(customer_id__in=customer_ids).values_list(
+                "customer_id").annotate(newest=Max("created_at")):
+            Customer.objects.filter(pk=customer_id).update(last_activity_at=newest)
+
+    def undo_blockers(self, logs: Sequence[Any]) -> list[tuple[int, str]]:
+        return []
+
+    def current_versions(self, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+        from kehu.customers.models import Note
+
+        # Notes are not edited after the fact: each still present counts as unchanged.
+        return {pk: (None, body[:30]) for pk, body in Note.objects.filter(pk__in=list(ids)).values_list("pk", "body")}
+
+
+register(NoteImport())

@@ -195,7 +195,7 @@ def _row_log(batch: ImportBatch, object_type: str, result: RowResult) -> dict[st
         "batch_id": batch.pk, "row_number": result.row, "action": result.action,
         "object_type": object_type if saved else "", "object_id": obj.pk if saved else None,
         "before": result.before if result.action == RowAction.UPDATED else None,
-        "version_after": obj.version if saved else None,
+        "version_after": getattr(obj, "version", None) if saved else None,
         "cells": list(result.cells) if keep_cells and result.cells is not None else None,
         "problems": [list(p) for p in result.problems] if result.problems else None,
     }
