@@ -246,6 +246,11 @@ def test_archive_outside_scope_is_404_web_and_api(admin_user):  # type: ignore[n
         assert client.get(reverse("customers:archive", args=[customer.pk, fmt])).status_code == 404
         assert Api(stranger).get(f"/customers/{customer.pk}/archive", {"format": fmt}).status_code == 404
     assert Api(admin_user).get(f"/customers/{customer.pk}/archive", {"format": "xlsx"}).status_code == 200
+    # Only the export that happened is audited, on the customer's timeline; refusals leave no trace.
+    from kehu.core.models import AuditEvent
+
+    event = AuditEvent.objects.get(action="export", customer_id=customer.pk)
+    assert (event.actor_id, event.changes) == (admin_user.pk, [{"field": "format", "old": None, "new": "xlsx"}])
 
 
 def test_detail_page_links_the_archive(admin_user):  # type: ignore[no-untyped-def]

@@ -45,6 +45,8 @@ class AuditEvent(models.Model):
         CREATE = "create", _("创建")
         UPDATE = "update", _("修改")
         DELETE = "delete", _("删除")
+        EXPORT = "export", _("导出")
+        IMPORT = "import", _("导入")
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

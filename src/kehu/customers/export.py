@@ -737,8 +737,13 @@ def archive_xlsx(archive: dict[str, Any]) -> bytes:
 
 
 def archive_log(*, user: Any, customer_id: int, fmt: str) -> None:
-    """AuditEvent.Action has no "export" yet (core model, not ours to change): exports of an
-    archive are logged instead, for the lead to turn into audit events."""
+    """Who took a customer's whole archive, when and in which format: an audit event on its timeline."""
+    from kehu.core import audit
+    from kehu.customers.models import Customer
+
+    customer = Customer.objects.only("id", "name").get(pk=customer_id)
+    audit.record_event(actor=user, action="export", obj=customer, customer_id=customer_id,
+                       changes=[{"field": "format", "old": None, "new": fmt}])
     logger.info("archive export: user=%s customer=%s format=%s", getattr(user, "pk", None), customer_id, fmt)
 
 

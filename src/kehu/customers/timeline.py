@@ -25,6 +25,9 @@ def _audit_entries(customer: Any, user: Any, limit: int) -> Iterable[TimelineEnt
         elif event.action == "delete":
             title = _("删除了%(object)s %(name)s") % {"object": label, "name": event.object_repr}
             changes = []
+        elif event.action == "export":
+            title = _("导出了%(object)s %(name)s 的档案") % {"object": label, "name": event.object_repr}
+            changes = []
         else:
             title = _("修改了%(object)s %(name)s") % {"object": label, "name": event.object_repr}
             changes = event.changes
