@@ -12,6 +12,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kehu.core.bulk import fast_insert, fast_update, model_rows
 from kehu.dataquality.cleaning import FieldProblem, clean_contact_fields
 from kehu.dataquality.messages import describe, field_label
 from kehu.dataquality.models import (
@@ -310,7 +311,7 @@ def customers_quality_refresh(
     assessed = {c.pk: _assess(c, contacts_of[c.pk], settings=settings, choice_fields=choice_fields, bounced=bounced)
                 for c in customers}
     MatchKey.objects.filter(customer_id__in=ids).delete()
-    MatchKey.objects.bulk_create([key for _issues, keys, _present in assessed.values() for key in keys])
+    fast_insert(MatchKey, model_rows([key for _issues, keys, _present in assessed.values() for key in keys]))
     duplicates = _duplicate_issues({c.pk: c for c in customers}, {pk: a[1] for pk, a in assessed.items()}, rules) \
         if rules else {}
     assigned = {
@@ -332,9 +333,9 @@ def customers_quality_refresh(
         customer.quality_checked_at = now
         reports.append(report)
     QualityIssue.objects.filter(customer_id__in=ids).delete()
-    QualityIssue.objects.bulk_create(all_issues, batch_size=1000)
+    fast_insert(QualityIssue, model_rows(all_issues))
     # Not a user edit: no version bump, no updated_at, so freshness and optimistic locking are untouched.
-    Customer.objects.bulk_update(customers, ["quality_score", "quality_checked_at"], batch_size=500)
+    fast_update(Customer, customers, ["quality_score", "quality_checked_at"])
     return reports
 
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kehu.core.bulk import fast_insert
 from kehu.core.errors import ErrorCode, FieldError
 from kehu.core.models import AuditEvent
 from kehu.core.tabular import unescape_formula
@@ -252,28 +252,7 @@ def run_rows(
             after_commit()
 
 
-# Bulk write helpers shared by the kinds ---------------------------------------------------------------
-
-
-def fast_insert(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert plain rows ({attname: value}; missing columns take the field default) with one
-    executemany: the ORM's bulk_create spends most of its time building expressions per value.
-    Values go through each field's own `get_db_prep_save`, so JSON, dates and times are stored
-    exactly as the ORM would store them."""
-    if not rows:
-        return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    sql = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-           f"VALUES ({', '.join(['%s'] * len(fields))})")
-    defaults = {f.attname: f.get_default() for f in fields}
-    prepared = [
-        tuple(f.get_db_prep_save(row.get(f.attname, defaults[f.attname]), connection) for f in fields)
-        for row in rows
-    ]
-    with connection.cursor() as cursor:
-        for start in range(0, len(prepared), 2000):
-            cursor.executemany(sql, prepared[start:start + 2000])
+# Bulk write helpers shared by the kinds (fast_insert lives in core.bulk) ----------------------------
 
 
 def audit_events(*, actor: Any, items: Sequence[tuple[str, Any, int | None, list[dict]]]) -> None:
