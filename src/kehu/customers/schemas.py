@@ -92,6 +92,7 @@ def user_ref(user: Any) -> dict[str, Any] | None:
 
 class CustomerOut(OutputSchema):
     id: int
+    external_id: str = Field(description="The record's id in the system it came from (imports match on it)")
     kind: str
     name: str
     short_name: str
@@ -131,6 +132,7 @@ def customer_out(customer: Customer) -> dict[str, Any]:
     department = customer.department
     return {
         "id": customer.pk,
+        "external_id": customer.external_id,
         "kind": customer.kind,
         "name": customer.name,
         "short_name": customer.short_name,
@@ -186,6 +188,7 @@ def customer_list_out(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         owner_id, department_id = row["owner_id"], row["department_id"]
         items.append({
             "id": row["id"],
+            "external_id": row["external_id"],
             "kind": row["kind"],
             "name": row["name"],
             "short_name": row["short_name"],
@@ -232,6 +235,7 @@ class CustomerPage(OutputSchema):
 
 class CustomerFields(InputSchema):
     kind: Literal["company", "person"] | None = None
+    external_id: str | None = Field(None, description="Id in the system the record came from")
     short_name: str | None = None
     industry: PicklistRef = Field(None, description="Picklist option id, code or label")
     level: PicklistRef = None
@@ -309,6 +313,7 @@ class CustomerBrief(OutputSchema):
 class ContactOut(OutputSchema):
     id: int
     customer: CustomerBrief
+    external_id: str
     name: str
     salutation: str
     title: str
@@ -333,6 +338,7 @@ def contact_out(contact: Contact) -> dict[str, Any]:
     return {
         "id": contact.pk,
         "customer": {"id": contact.customer.pk, "name": contact.customer.name},
+        "external_id": contact.external_id,
         "name": contact.name,
         "salutation": contact.salutation,
         "title": contact.title,
@@ -362,6 +368,7 @@ class ContactPage(OutputSchema):
 
 
 class ContactFields(InputSchema):
+    external_id: str | None = None
     salutation: str | None = Field(None, description="先生, 女士, 总 …; split off the name when typed into it")
     title: str | None = None
     decision_role: PicklistRef = None

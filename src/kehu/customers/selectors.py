@@ -182,7 +182,8 @@ def customer_list_page(
 # request for a 0.4 ms execution.) `schemas.customer_list_out` turns a row into customer_out's shape.
 LIST_PICKLISTS = ("industry", "level", "stage", "source")
 LIST_VALUES = (
-    "id", "kind", "name", "short_name", "phones", "emails", "website", "province", "city", "district", "address",
+    "id", "external_id", "kind", "name", "short_name", "phones", "emails", "website", "province", "city", "district",
+    "address",
     "birthday", "credit_code", "salutation", "gender", "id_number", "phones_e164", "name_core", "quality_score",
     "last_activity_at", "reviewed_at", "notes", "custom", "created_at", "updated_at", "version",
     *(f"{name}_id" for name in LIST_PICKLISTS), "owner_id", "department_id",

@@ -46,6 +46,7 @@ from kehu.dataquality.normalize.base import Problem
 CUSTOMER_FIELDS = [
     "kind",
     "name",
+    "external_id",
     "short_name",
     "industry",
     "level",
@@ -70,6 +71,7 @@ CUSTOMER_FIELDS = [
 ]
 CONTACT_FIELDS = [
     "name",
+    "external_id",
     "salutation",
     "title",
     "decision_role",
@@ -143,6 +145,7 @@ def _apply_customer_data(customer: Customer, data: Mapping[str, Any], *, acting_
         ("address", 300),
         ("id_number", 30),
         ("salutation", 20),
+        ("external_id", 100),
     ):
         if field in data:
             setattr(customer, field, clean_text(data[field], max_length=max_length))
@@ -435,7 +438,7 @@ def _apply_contact_data(
         contact.name = clean_text(data.get("name"), max_length=100)
         if not contact.name:
             errors.add("name", ErrorCode.REQUIRED, _("姓名为必填项"))
-    for field, max_length in (("title", 100), ("wechat", 100)):
+    for field, max_length in (("title", 100), ("wechat", 100), ("external_id", 100)):
         if field in data:
             setattr(contact, field, clean_text(data[field], max_length=max_length))
     if "notes" in data:
