@@ -116,3 +116,20 @@ def test_export_benchmark_reports_csv_xlsx_baseline_and_memory(bench_db):
     assert _is_number(result["csv"]["ratio_wall_vs_baseline"]) and _is_number(result["process_peak_rss_mb"])
     assert "XLSX" in export_bench.format_table(result)
     json.dumps(result)
+
+
+def test_import_benchmark_reports_engine_baseline_xlsx_and_profile(bench_db):
+    import importlib
+
+    import_bench = importlib.import_module("bench.import")  # `import` is a keyword
+    result = import_bench.run(rows=CUSTOMERS, xlsx_rows=50, profile_rows=100, data_dir=bench_db, log=lambda m: None)
+    assert result["benchmark"] == "import"
+    assert result["checks"] == {"every_row_decided": True, "table_holds_created_rows": True,
+                                "baseline_rows_equal": True, "some_rejected_and_skipped": True}
+    assert result["import_csv"]["counts"]["rows"] == CUSTOMERS and result["import_xlsx"]["counts"]["rows"] == 50
+    assert result["baseline"]["rows"] == result["import_csv"]["counts"]["created"]
+    assert _is_number(result["ratio_wall_vs_baseline"]) and result["profile"]["rows"] == 100
+    assert list(import_bench.generate_rows(20, seed=3)) == list(import_bench.generate_rows(20, seed=3))
+    assert "baseline executemany" in import_bench.format_table(result) or result["vendor"] == "postgresql"
+    assert Customer.objects.count() == 0  # the test database is untouched
+    json.dumps(result)

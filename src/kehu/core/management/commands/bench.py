@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-BENCHMARKS = ("search", "list", "normalize", "export")
+BENCHMARKS = ("search", "list", "normalize", "export", "import")
 
 
 class Command(BaseCommand):
