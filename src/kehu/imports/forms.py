@@ -16,7 +16,7 @@ from kehu.imports.engine import ImportOptions
 ALLOWED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods")
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 
-KIND_CHOICES = [("customers", _("客户")), ("contacts", _("联系人"))]
+KIND_CHOICES = [("customers", _("客户")), ("contacts", _("联系人")), ("notes", _("跟进记录"))]
 MODE_CHOICES = [("insert", _("只新增")), ("update", _("只更新已有记录")), ("upsert", _("新增或更新"))]
 MATCH_CHOICES = [("external_id", _("外部编号")), ("mobile", _("手机")), ("email", _("邮箱")),
                  ("credit_code", _("统一社会信用代码"))]
