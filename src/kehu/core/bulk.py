@@ -8,10 +8,41 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Model
 
 BATCH = 2000
+# Field classes whose get_db_prep_save returns a str/int/bool value unchanged (checked by type below,
+# anything else goes through the field): skipping the call is most of a wide insert's Python time.
+_PLAIN: dict[type, tuple[type, ...]] = {
+    models.CharField: (str,), models.TextField: (str,), models.EmailField: (str,), models.URLField: (str,),
+    models.SlugField: (str,), models.IntegerField: (int,), models.SmallIntegerField: (int,),
+    models.BigIntegerField: (int,), models.PositiveIntegerField: (int,), models.PositiveSmallIntegerField: (int,),
+    models.PositiveBigIntegerField: (int,), models.BooleanField: (bool,), models.AutoField: (int,),
+    models.BigAutoField: (int,),
+}
+
+
+def _plain_types(field: Any) -> tuple[type, ...]:
+    if isinstance(field, models.ForeignKey):
+        return _plain_types(field.target_field)
+    return _PLAIN.get(type(field), ())
+
+
+def preparer(field: Any) -> Any:
+    """value -> database value as `field.get_db_prep_save(value, connection)` returns it."""
+    plain = _plain_types(field)
+    prep = field.get_db_prep_save
+
+    if not plain:
+        return lambda value: prep(value, connection)
+
+    def fast(value: Any) -> Any:
+        if value is None or type(value) in plain:
+            return value
+        return prep(value, connection)
+
+    return fast
 
 
 def fast_insert(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> None:
@@ -23,10 +54,8 @@ def fast_insert(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> None:
     sql = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
            f"VALUES ({', '.join(['%s'] * len(fields))})")
     defaults = {f.attname: f.get_default() for f in fields}
-    prepared = [
-        tuple(f.get_db_prep_save(row.get(f.attname, defaults[f.attname]), connection) for f in fields)
-        for row in rows
-    ]
+    columns = [(f.attname, preparer(f), defaults[f.attname]) for f in fields]
+    prepared = [tuple(prep(row.get(name, default)) for name, prep, default in columns) for row in rows]
     with connection.cursor() as cursor:
         for start in range(0, len(prepared), BATCH):
             cursor.executemany(sql, prepared[start:start + BATCH])
@@ -40,10 +69,8 @@ def fast_update(model: type[Model], objs: Sequence[Model], field_names: Sequence
     quote = connection.ops.quote_name
     sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)  # type: ignore[union-attr]
     sql = f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {quote(model._meta.pk.column)} = %s"
-    prepared = [
-        (*(f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields), obj.pk)  # type: ignore[union-attr]
-        for obj in objs
-    ]
+    columns = [(f.attname, preparer(f)) for f in fields]  # type: ignore[union-attr]
+    prepared = [(*(prep(getattr(obj, name)) for name, prep in columns), obj.pk) for obj in objs]
     with connection.cursor() as cursor:
         for start in range(0, len(prepared), BATCH):
             cursor.executemany(sql, prepared[start:start + BATCH])
@@ -55,3 +82,53 @@ def model_rows(objs: Sequence[Model]) -> list[dict[str, Any]]:
         return []
     fields = [f.attname for f in objs[0]._meta.concrete_fields if not f.primary_key]
     return [{name: getattr(obj, name) for name in fields} for obj in objs]
+
+
+def fast_create(model: type[Model], objs: Sequence[Model]) -> None:
+    """Insert unsaved instances (the values `bulk_create` would write, `pre_save` included) and set
+    their primary keys. SQLite: ids allocated as AUTOINCREMENT would (after the table's sequence
+    and its largest id) under the write lock, then one executemany; PostgreSQL: multi-row INSERT
+    ... RETURNING, as bulk_create."""
+    if not objs:
+        return
+    meta = model._meta
+    pk = meta.pk
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    names = [quote(f.column) for f in fields]
+    # Fields whose pre_save is not a plain getattr (auto_now and the like) keep their ORM behaviour.
+    columns = [(f.attname, preparer(f), f if _custom_pre_save(f) else None) for f in fields]
+    rows = [tuple(prep(field.pre_save(obj, True) if field is not None else getattr(obj, name))
+                  for name, prep, field in columns) for obj in objs]
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            # A write first, so no other connection can insert between reading the ids and using them.
+            cursor.execute("UPDATE sqlite_sequence SET seq = seq WHERE name = %s", [meta.db_table])
+            cursor.execute(f"SELECT MAX(id) FROM (SELECT MAX({quote(pk.column)}) AS id FROM {table} "
+                           "UNION ALL SELECT seq FROM sqlite_sequence WHERE name = %s)", [meta.db_table])
+            start = (cursor.fetchone()[0] or 0) + 1
+            sql = (f"INSERT INTO {table} ({quote(pk.column)}, {', '.join(names)}) "
+                   f"VALUES ({', '.join(['%s'] * (len(fields) + 1))})")
+            ids = list(range(start, start + len(rows)))
+            values = [(pk_value, *row) for pk_value, row in zip(ids, rows, strict=True)]
+            for begin in range(0, len(values), BATCH):
+                cursor.executemany(sql, values[begin:begin + BATCH])
+        else:
+            per = max(1, min(1000, 60000 // (len(fields) + 1)))
+            ids = []
+            one = f"({', '.join(['%s'] * len(fields))})"
+            for begin in range(0, len(rows), per):
+                part = rows[begin:begin + per]
+                cursor.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES {', '.join([one] * len(part))} "
+                               f"RETURNING {quote(pk.column)}", [v for row in part for v in row])
+                ids += [r[0] for r in cursor.fetchall()]
+    for obj, pk_value in zip(objs, ids, strict=True):
+        setattr(obj, pk.attname, pk_value)
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
+def _custom_pre_save(field: Any) -> bool:
+    return type(field).pre_save is not models.Field.pre_save or bool(getattr(field, "auto_now", False)) or bool(
+        getattr(field, "auto_now_add", False))

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core import audit
+from kehu.core.bulk import fast_create
 from kehu.core.errors import ErrorCode, FieldError
 from kehu.core.scoping import restrict
 from kehu.dataquality import quality, rules
@@ -603,7 +604,7 @@ class CustomerImport(ImportKind):
             if not getattr(result.obj, "_created_at_given", False):
                 result.obj.created_at = now
         if created:
-            Customer.objects.bulk_create([r.obj for r in created], batch_size=500)
+            fast_create(Customer, [r.obj for r in created])
         if updated:
             fields = {"version", "updated_at", "updated_by"}
             for result in updated:
