@@ -97,6 +97,17 @@ def _core_span(name: str, *, is_person: bool) -> tuple[int, int]:
 def name_tokens(name: str, *, is_person: bool, readings: Sequence[str] | None = None) -> set[str]:
     """Grams, pinyin from every character of the core name, initials of the whole name and of
     the name without its place, and Latin words. `readings` is `char_readings(name)`."""
+    if readings is None:  # a pure function of the name then: imports and reindexing repeat names
+        return set(_name_tokens_of(name, is_person))
+    return _name_tokens(name, is_person=is_person, readings=readings)
+
+
+@functools.lru_cache(maxsize=16384)
+def _name_tokens_of(name: str, is_person: bool) -> frozenset[str]:
+    return frozenset(_name_tokens(name, is_person=is_person, readings=None))
+
+
+def _name_tokens(name: str, *, is_person: bool, readings: Sequence[str] | None) -> set[str]:
     tokens = _han_grams(name)
     for word in _WORD.findall(name.lower()):
         tokens.add(f"w:{word}")

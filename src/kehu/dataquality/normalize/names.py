@@ -16,7 +16,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pypinyin import lazy_pinyin
+from pypinyin import Style, lazy_pinyin
+from pypinyin.converter import UltimateConverter
+from pypinyin.core import Pinyin
 
 from kehu.dataquality.normalize.base import Normalized, Problem
 from kehu.dataquality.normalize.text import _FULLWIDTH, _INVISIBLE
@@ -195,9 +197,20 @@ def _person_syllables(text: str) -> list[str]:
     return out
 
 
+# What `lazy_pinyin(text, errors="ignore")` does (segment, then convert each word), with the words'
+# readings cached: whole names rarely repeat, their words do (an import reads 10,000s of names).
+_PINYIN = Pinyin(UltimateConverter())
+
+
+@lru_cache(maxsize=65536)
+def _word_syllables(word: str) -> tuple[str, ...]:
+    items = _PINYIN._converter.convert(word, Style.NORMAL, False, "ignore", strict=True)
+    return tuple(s for item in items for s in item)
+
+
 @lru_cache(maxsize=65536)
 def _phrase_syllables(text: str) -> tuple[str, ...]:
-    syllables = (_KEEP.sub("", s.lower()) for s in lazy_pinyin(text.strip(), errors="ignore"))
+    syllables = (_KEEP.sub("", s.lower()) for word in _PINYIN.seg(text.strip()) for s in _word_syllables(word))
     return tuple(s for s in syllables if s)
 
 
