@@ -34,6 +34,21 @@ def preparer(field: Any) -> Any:
     plain = _plain_types(field)
     prep = field.get_db_prep_save
 
+    if isinstance(field, models.DateTimeField):
+        # A batch stamps most rows with the same moment: convert each distinct value once.
+        seen: dict[Any, Any] = {}
+
+        def cached(value: Any) -> Any:
+            if value is None:
+                return None
+            out = seen.get(value)
+            if out is None:
+                if len(seen) > 4096:
+                    seen.clear()
+                out = seen[value] = prep(value, connection)
+            return out
+
+        return cached
     if not plain:
         return lambda value: prep(value, connection)
 

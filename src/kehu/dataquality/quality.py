@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from kehu.core.bulk import fast_insert, fast_update, model_rows
@@ -37,6 +38,48 @@ FRESHNESS_POINTS = 20
 POINTS_PER_PROBLEM = 10
 # Problems that lower the score but are not about a stored value being wrong.
 NOT_VALIDITY = {"unique.duplicate"}
+
+
+# Instances built with positional values in concrete-field order: Django's keyword __init__ is
+# most of the cost of the tens of thousands of issues and keys a batch makes.
+_ISSUE_FIELDS = [f.attname for f in QualityIssue._meta.concrete_fields]
+_KEY_FIELDS = [f.attname for f in MatchKey._meta.concrete_fields]
+
+
+def _new_issue(customer: Any, code: str, field: str = "", value: str = "", hint: str = "",
+               contact: Any = None) -> QualityIssue:
+    values = {"id": None, "customer_id": customer.pk, "contact_id": contact.pk if contact is not None else None,
+              "code": code, "field": field, "value": value, "hint": hint, "found_at": timezone.now(),
+              "assigned_to_id": None}
+    issue = QualityIssue(*[values[name] for name in _ISSUE_FIELDS])
+    issue._state.fields_cache["customer"] = customer
+    if contact is not None:
+        issue._state.fields_cache["contact"] = contact
+    return issue
+
+
+def _new_key(kind: str, value: str, customer: Any, contact: Any = None) -> MatchKey:
+    values = {"id": None, "kind": kind, "value": value, "customer_id": customer.pk,
+              "contact_id": contact.pk if contact is not None else None}
+    key = MatchKey(*[values[name] for name in _KEY_FIELDS])
+    key._state.fields_cache["customer"] = customer
+    if contact is not None:
+        key._state.fields_cache["contact"] = contact
+    return key
+
+
+_DESCRIBED: dict[tuple[str | None, str], str] = {}
+
+
+def _describe(code: str) -> str:
+    """`describe` memoised per language (a batch scores thousands of records with a few codes)."""
+    key = (get_language(), code)
+    text = _DESCRIBED.get(key)
+    if text is None:
+        if len(_DESCRIBED) > 10000:
+            _DESCRIBED.clear()
+        text = _DESCRIBED[key] = describe(code)
+    return text
 
 
 @dataclass
@@ -147,8 +190,8 @@ def match_keys(customer: Any, contacts: Sequence[Any]) -> list[MatchKey]:
     def add(kind: str, value: str, contact: Any = None) -> None:
         if value:
             contact_id = contact.pk if contact else None
-            keys.setdefault((kind, value, contact_id), MatchKey(kind=kind, value=value, customer=customer,
-                                                                 contact=contact))
+            if (kind, value, contact_id) not in keys:
+                keys[(kind, value, contact_id)] = _new_key(kind, value, customer, contact)
 
     for e164 in customer.phones_e164 or []:
         add("phone", e164)
@@ -179,20 +222,20 @@ def score_customer(
     if present:
         completeness = round(COMPLETENESS_POINTS * (len(present) - len(missing)) / len(present))
         for name in missing:
-            reasons.append(Reason(round(COMPLETENESS_POINTS / len(present)), describe(f"missing.{name}")))
+            reasons.append(Reason(round(COMPLETENESS_POINTS / len(present)), _describe(f"missing.{name}")))
     validity_problems = [code for code in problems if code not in NOT_VALIDITY]
     validity = VALIDITY_POINTS
     for code in validity_problems:
         lost = min(POINTS_PER_PROBLEM, validity)
         validity -= lost
-        reasons.append(Reason(lost, describe(code)))
+        reasons.append(Reason(lost, _describe(code)))
     # Full marks up to a third of the stale limit, zero at twice the limit.
     fresh_window = max(stale_days, 1)
     ratio = (days_since_touch - fresh_window / 3) / (2 * fresh_window - fresh_window / 3)
     freshness = round(FRESHNESS_POINTS * min(1.0, max(0.0, 1 - ratio)))
     if freshness < FRESHNESS_POINTS:
         reasons.append(Reason(FRESHNESS_POINTS - freshness, _("%(reason)s（%(days)s 天）") % {
-            "reason": describe("record.stale"), "days": days_since_touch}))
+            "reason": _describe("record.stale"), "days": days_since_touch}))
     reasons.sort(key=lambda r: -r.points)
     return completeness + validity + freshness, completeness, validity, freshness, reasons
 
@@ -225,14 +268,14 @@ def _assess(
     issues: list[QualityIssue] = []
     for item in stored_value_problems(customer, contacts, choice_fields):
         contact = _contact_of(item, contacts)
-        issues.append(QualityIssue(customer=customer, contact=contact, code=item.problem.code,
-                                   field=item.field, value=item.problem.value[:300], hint=item.problem.hint[:300]))
+        issues.append(_new_issue(customer, item.problem.code, item.field, item.problem.value[:300],
+                                 item.problem.hint[:300], contact))
     present = _present(customer, key_fields_for(settings, customer.kind), len(contacts))
     for name, ok in present.items():
         if not ok:
-            issues.append(QualityIssue(customer=customer, code=f"missing.{name}", field=name))
+            issues.append(_new_issue(customer, f"missing.{name}", name))
     for email in sorted(_emails_of(customer, contacts) & bounced):
-        issues.append(QualityIssue(customer=customer, code="email.bounced", field="emails", value=email))
+        issues.append(_new_issue(customer, "email.bounced", "emails", email))
     return issues, match_keys(customer, contacts), present
 
 
@@ -366,9 +409,8 @@ def _duplicate_issues(
             seen.add(pair)
             others = [other for other in holders.get(pair, []) if other != customer_id]
             if others:
-                found.setdefault(customer_id, []).append(QualityIssue(
-                    customer=customers[customer_id], code="unique.duplicate", field=key.kind, value=key.value,
-                    hint=str(others[0])))
+                found.setdefault(customer_id, []).append(_new_issue(
+                    customers[customer_id], "unique.duplicate", key.kind, key.value, str(others[0])))
     return found
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import F
+from django.db.models import F, Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -618,8 +618,9 @@ class CustomerImport(ImportKind):
                 customer.updated_by = ctx.acting_user
             Customer.objects.bulk_update([r.obj for r in updated], sorted(fields), batch_size=500)
         self._write_tags(ctx, created + [r for r in updated if r.tags is not None])
+        fields, shown = _audit_fields(), {}
         audit_events(actor=ctx.acting_user, items=[
-            ("create", r.obj, r.obj.pk, audit.diff_values({}, self._audit_snapshot(r.obj), _audit_fields())
+            ("create", r.obj, r.obj.pk, _created_changes(r.obj, fields, shown)
              + ([{"field": "tags", "old": [], "new": r.tags}] if r.tags else []))
             for r in created
         ] + [("update", r.obj, r.obj.pk, r.changes or []) for r in updated])
@@ -728,6 +729,31 @@ class CustomerImport(ImportKind):
                     "pk", "version", "name"):
                 out[pk] = (version, name)
         return out
+
+
+def _created_changes(obj: Any, fields: Sequence[str], shown: dict[tuple[type, Any], str]) -> list[dict]:
+    """`audit.diff_values({}, snapshot, fields)` of a new record, with each related record's text
+    computed once per chunk (`shown`) instead of once per row."""
+    changes = []
+    for name in fields:
+        value = getattr(obj, name)
+        if value is None:
+            continue  # None before and after: no change
+        kind = type(value)
+        if kind is str or kind is int or kind is bool:
+            new = value
+        elif isinstance(value, Model):
+            key = (kind, value.pk)
+            new = shown.get(key) if value.pk is not None else None
+            if new is None:
+                new = str(value)
+                if value.pk is not None:
+                    shown[key] = new
+        else:
+            new = audit.audit_value(value)
+        if new is not None:
+            changes.append({"field": name, "old": None, "new": new})
+    return changes
 
 
 def _audit_fields() -> list[str]:
