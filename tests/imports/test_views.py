@@ -180,3 +180,20 @@ def test_workbook_with_several_sheets_offers_a_sheet_picker(client, admin_user, 
     page = client.get(reverse("imports:map", args=[token]), {"sheet": "联系人"}).content.decode()
     assert "张三" in page and "北京分扬科技有限公司" not in page
     assert client.session["kehu_imports"][token]["sheet"] == "联系人"
+
+
+def test_a_queued_import_polls_and_can_be_cancelled(client, admin_user, tmp_path):
+    from kehu.imports import services
+
+    path = tmp_path / "c.csv"
+    path.write_bytes(_csv_bytes(ROWS))
+    stored = services.store_upload(path, original_name="c.csv")
+    batch = services.import_batch_create(acting_user=admin_user, kind="customers", path=stored, original_name="c.csv")
+    client.force_login(admin_user)
+    partial = client.get(reverse("imports:progress", args=[batch.pk])).content.decode()
+    assert 'hx-trigger="every 1s"' in partial and "<progress" in partial and "取消导入" in partial
+    response = client.post(reverse("imports:cancel", args=[batch.pk]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    batch.job.refresh_from_db()
+    assert batch.job.cancel_requested
+    assert client.post(reverse("imports:cancel", args=[batch.pk]), follow=False).status_code == 302
