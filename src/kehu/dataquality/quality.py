@@ -5,7 +5,7 @@ reasons. Runs after every save and over everything in `kehu normalize` and the n
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -332,10 +332,13 @@ def customers_quality_refresh(
     settings: QualitySettings | None = None,
     unique_rules: Sequence[ValidationRule] | None = None,
     now: dt.datetime | None = None,
+    fresh: Collection[int] = (),
 ) -> list[QualityReport]:
     """The same for a batch of saved customers with a fixed number of queries (contacts, bounced
     e-mails, duplicates, the replace of issues and keys, the score update), so a nightly check or a
-    normalisation run over a million customers is not a million round trips per step."""
+    normalisation run over a million customers is not a million round trips per step. `fresh`: ids
+    of customers inserted in this transaction (an import's new rows): no contacts, issues or keys
+    to read or replace yet."""
     from kehu.customers.models import Contact, Customer
 
     if not customers:
@@ -344,25 +347,28 @@ def customers_quality_refresh(
     now = now or timezone.now()
     rules = _warning_unique_rules() if unique_rules is None else unique_rules
     ids = [c.pk for c in customers]
+    stale = [pk for pk in ids if pk not in fresh] if fresh else ids
     contacts_of: dict[int, list[Any]] = {pk: [] for pk in ids}
-    for contact in Contact.objects.filter(customer_id__in=ids).order_by("id"):
-        contacts_of[contact.customer_id].append(contact)
+    if stale:
+        for contact in Contact.objects.filter(customer_id__in=stale).order_by("id"):
+            contacts_of[contact.customer_id].append(contact)
     all_emails = set().union(*(_emails_of(c, contacts_of[c.pk]) for c in customers))
     bounced = set(BouncedEmail.objects.filter(email__in=all_emails).values_list("email", flat=True)) if all_emails \
         else set()
     choice_fields = choice_field_values()
     assessed = {c.pk: _assess(c, contacts_of[c.pk], settings=settings, choice_fields=choice_fields, bounced=bounced)
                 for c in customers}
-    MatchKey.objects.filter(customer_id__in=ids).delete()
+    if stale:
+        MatchKey.objects.filter(customer_id__in=stale).delete()
     fast_insert(MatchKey, model_rows([key for _issues, keys, _present in assessed.values() for key in keys]))
     duplicates = _duplicate_issues({c.pk: c for c in customers}, {pk: a[1] for pk, a in assessed.items()}, rules) \
         if rules else {}
     assigned = {
         (customer_id, code, field_name, value): user_id
         for customer_id, code, field_name, value, user_id in QualityIssue.objects.filter(
-            customer_id__in=ids, assigned_to__isnull=False
+            customer_id__in=stale, assigned_to__isnull=False
         ).values_list("customer_id", "code", "field", "value", "assigned_to_id")
-    }
+    } if stale else {}
     reports = []
     all_issues: list[QualityIssue] = []
     for customer in customers:
@@ -375,7 +381,8 @@ def customers_quality_refresh(
         customer.quality_score = report.score
         customer.quality_checked_at = now
         reports.append(report)
-    QualityIssue.objects.filter(customer_id__in=ids).delete()
+    if stale:
+        QualityIssue.objects.filter(customer_id__in=stale).delete()
     fast_insert(QualityIssue, model_rows(all_issues))
     # Not a user edit: no version bump, no updated_at, so freshness and optimistic locking are untouched.
     fast_update(Customer, customers, ["quality_score", "quality_checked_at"])

@@ -633,7 +633,8 @@ class CustomerImport(ImportKind):
                         owner_id=result.obj.owner_id)
         insert_search_tokens([r.obj for r in created + updated])
         quality.customers_quality_refresh([r.obj for r in created + updated], settings=ctx.quality_settings,
-                                          unique_rules=ctx.warning_unique_rules, now=now)
+                                          unique_rules=ctx.warning_unique_rules, now=now,
+                                          fresh={r.obj.pk for r in created})
 
     def _write_tags(self, ctx: CustomerContext, results: list[RowResult]) -> None:
         from kehu.customers.models import Customer, Tag
