@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -43,7 +43,6 @@ NOT_VALIDITY = {"unique.duplicate"}
 # Instances built with positional values in concrete-field order: Django's keyword __init__ is
 # most of the cost of the tens of thousands of issues and keys a batch makes.
 _ISSUE_FIELDS = [f.attname for f in QualityIssue._meta.concrete_fields]
-_KEY_FIELDS = [f.attname for f in MatchKey._meta.concrete_fields]
 
 
 def _new_issue(customer: Any, code: str, field: str = "", value: str = "", hint: str = "",
@@ -58,14 +57,13 @@ def _new_issue(customer: Any, code: str, field: str = "", value: str = "", hint:
     return issue
 
 
-def _new_key(kind: str, value: str, customer: Any, contact: Any = None) -> MatchKey:
-    values = {"id": None, "kind": kind, "value": value, "customer_id": customer.pk,
-              "contact_id": contact.pk if contact is not None else None}
-    key = MatchKey(*[values[name] for name in _KEY_FIELDS])
-    key._state.fields_cache["customer"] = customer
-    if contact is not None:
-        key._state.fields_cache["contact"] = contact
-    return key
+class KeyRow(NamedTuple):
+    """A MatchKey row to insert (a plain tuple: a batch makes tens of thousands)."""
+
+    kind: str
+    value: str
+    customer_id: int | None
+    contact_id: int | None
 
 
 _DESCRIBED: dict[tuple[str | None, str], str] = {}
@@ -184,14 +182,14 @@ def _contact_of(item: FieldProblem, contacts: Sequence[Any]) -> Any:
     return None
 
 
-def match_keys(customer: Any, contacts: Sequence[Any]) -> list[MatchKey]:
-    keys: dict[tuple[str, str, int | None], MatchKey] = {}
+def match_keys(customer: Any, contacts: Sequence[Any]) -> list[KeyRow]:
+    keys: dict[tuple[str, str, int | None], KeyRow] = {}
 
     def add(kind: str, value: str, contact: Any = None) -> None:
         if value:
             contact_id = contact.pk if contact else None
             if (kind, value, contact_id) not in keys:
-                keys[(kind, value, contact_id)] = _new_key(kind, value, customer, contact)
+                keys[(kind, value, contact_id)] = KeyRow(kind, value, customer.pk, contact_id)
 
     for e164 in customer.phones_e164 or []:
         add("phone", e164)
@@ -263,7 +261,7 @@ def _assess(
     settings: QualitySettings,
     choice_fields: Mapping[str, set[str]],
     bounced: set[str],
-) -> tuple[list[QualityIssue], list[MatchKey], dict[str, bool]]:
+) -> tuple[list[QualityIssue], list[KeyRow], dict[str, bool]]:
     """Issues (except duplicates, which need the other records' keys), match keys, key-field presence."""
     issues: list[QualityIssue] = []
     for item in stored_value_problems(customer, contacts, choice_fields):
@@ -360,7 +358,7 @@ def customers_quality_refresh(
                 for c in customers}
     if stale:
         MatchKey.objects.filter(customer_id__in=stale).delete()
-    fast_insert(MatchKey, model_rows([key for _issues, keys, _present in assessed.values() for key in keys]))
+    fast_insert(MatchKey, [key._asdict() for _issues, keys, _present in assessed.values() for key in keys])
     duplicates = _duplicate_issues({c.pk: c for c in customers}, {pk: a[1] for pk, a in assessed.items()}, rules) \
         if rules else {}
     assigned = {
@@ -390,7 +388,7 @@ def customers_quality_refresh(
 
 
 def _duplicate_issues(
-    customers: Mapping[int, Any], keys_of: Mapping[int, Sequence[MatchKey]], rules: Sequence[ValidationRule]
+    customers: Mapping[int, Any], keys_of: Mapping[int, Sequence[KeyRow]], rules: Sequence[ValidationRule]
 ) -> dict[int, list[QualityIssue]]:
     """Customers whose unique-checked keys (warning rules) another customer also has."""
     from kehu.dataquality.rules import UNIQUE_KINDS
