@@ -47,7 +47,12 @@ def test_preparer_as_get_db_prep_save(value: object) -> None:
             with pytest.raises(type(exc)):
                 preparer(field)(value)
         else:
-            assert preparer(field)(value) == expected, field.name
+            assert _plain(preparer(field)(value)) == _plain(expected), field.name
+
+
+def _plain(value: object) -> object:
+    """psycopg's Jsonb wrapper has no equality: compare what it wraps."""
+    return (type(value).__name__, value.obj) if hasattr(value, "obj") else value
 
 
 def test_fast_create_stores_what_bulk_create_stores(admin_user) -> None:  # type: ignore[no-untyped-def]
