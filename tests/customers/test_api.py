@@ -73,8 +73,9 @@ def test_customer_create_returns_201_with_the_full_item(sales_api, sales_user):
     assert item["custom"] == {}
     assert item["version"] == 1
     expected_keys = {
-        "id", "external_id", "kind", "name", "short_name", "industry", "level", "stage", "source", "owner", "department", "tags",
-        "phones", "emails", "website", "province", "city", "district", "address", "birthday", "credit_code",
+        "id", "external_id", "kind", "name", "short_name", "industry", "level", "stage", "source", "owner",
+        "department", "tags", "phones", "emails", "website", "province", "city", "district", "address", "birthday",
+        "credit_code",
         "salutation", "gender", "id_number", "phones_e164", "name_core", "quality_score", "last_activity_at",
         "reviewed_at", "notes", "custom", "created_at", "updated_at", "version",
     }  # fmt: skip
