@@ -456,23 +456,29 @@ class CustomerImport(ImportKind):
                 result.tags = names or None
                 if target_row is not None:  # dry run: the record an earlier row would create
                     decision = result.action = "updated" if decision == "updated" else decision
-            if errors:
-                result.action = "rejected"
-                result.problems = [(e.field, str(e.message)) for e in errors]
-                result.obj = None
-            elif decision == "updated" and not result.changes and target_row is None:
-                result.action = "skipped"
-                result.problems = [("", _("与已有%(noun)s相同，无需更新") % {"noun": self.noun()})]
-            else:
-                if result.action in ("created", "flagged"):
-                    for key, values in keyed[index].items():
-                        for value in values:
-                            ctx.pending_match.setdefault((key, value), row)
+            self._settle(ctx, result, errors, decision=decision, target_row=target_row, keys=keyed[index],
+                         row=row)
             results.append(result)
         self._check_unique(ctx, results)
         if not ctx.dry_run:
             self._write(ctx, results)
         return ChunkResult(results=results, consumed=consumed)
+
+    def _settle(self, ctx: CustomerContext, result: RowResult, errors: Any, *, decision: str,
+                target_row: int | None, keys: Mapping[str, list[str]], row: int) -> None:
+        """A decided row's outcome: rejected with its errors, skipped when an update changes
+        nothing, otherwise its match keys reserved so later rows of the file see it."""
+        if errors:
+            result.action = "rejected"
+            result.problems = [(e.field, str(e.message)) for e in errors]
+            result.obj = None
+        elif decision == "updated" and not result.changes and target_row is None:
+            result.action = "skipped"
+            result.problems = [("", _("与已有%(noun)s相同，无需更新") % {"noun": self.noun()})]
+        elif result.action in ("created", "flagged"):
+            for key, values in keys.items():
+                for value in values:
+                    ctx.pending_match.setdefault((key, value), row)
 
     def _decide(self, ctx: CustomerContext, keyed: Mapping[str, list[str]], hits: Mapping[tuple[str, str], set[int]]
                 ) -> tuple[int | None, int | None, str, tuple[str, str] | None]:
@@ -1036,17 +1042,8 @@ class ContactImport(CustomerImport):
                     with_contacts.add(customer.pk)
                 errors = self.apply(ctx, contact, data, creating=True, row=row)
                 result.obj = contact
-            if errors:
-                result.action = "rejected"
-                result.problems = [(e.field, str(e.message)) for e in errors]
-                result.obj = None
-            elif decision == "updated" and not result.changes and target_row is None:
-                result.action = "skipped"
-                result.problems = [("", _("与已有%(noun)s相同，无需更新") % {"noun": self.noun()})]
-            elif result.action in ("created", "flagged"):
-                for key, values in keyed[index].items():
-                    for value in values:
-                        ctx.pending_match.setdefault((key, value), row)
+            self._settle(ctx, result, errors, decision=decision, target_row=target_row, keys=keyed[index],
+                         row=row)
             results.append(result)
         self._check_unique(ctx, results)
         if not ctx.dry_run:
