@@ -32,6 +32,10 @@ class Command(BaseCommand):
         parser.add_argument("--data-dir", type=Path, default=None, help="SQLite: folder for bench/ (default data/)")
         parser.add_argument("--rows", type=int, default=100_000, help="normalize: rows to generate (default 100000)")
         parser.add_argument("--workers", type=int, default=None, help="normalize: processes (default: CPU count)")
+        parser.add_argument("--xlsx-rows", type=int, default=None,
+                            help="import: rows of the XLSX phase (default min(rows, 100000); 0 skips it)")
+        parser.add_argument("--profile-rows", type=int, default=5000,
+                            help="import: rows of the profiled slice (default 5000; 0 skips it)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         repo = str(settings.REPO_DIR)
@@ -49,7 +53,8 @@ class Command(BaseCommand):
             "customers": options["customers"], "seed": options["seed"], "queries": options["queries"],
             "baseline_queries": options["baseline_queries"], "requests": options["requests"],
             "baseline_requests": options["baseline_requests"], "data_dir": options["data_dir"],
-            "rows": options["rows"], "workers": options["workers"], "log": self._stderr_log,
+            "rows": options["rows"], "workers": options["workers"], "xlsx_rows": options["xlsx_rows"],
+            "profile_rows": options["profile_rows"], "log": self._stderr_log,
         }
         # Each benchmark takes its own options: pass only those its run() names (all, if it takes **kwargs).
         parameters = inspect.signature(module.run).parameters
