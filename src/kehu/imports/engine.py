@@ -240,19 +240,23 @@ def _page_cache() -> Iterator[None]:
     if connection.vendor != "sqlite":
         yield
         return
+    # SQLite refuses to change the safety level inside a transaction (a caller's atomic block, a test).
+    relax = not connection.in_atomic_block
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA cache_size")
         cache_before = cursor.fetchone()[0]
         cursor.execute("PRAGMA synchronous")
         synchronous_before = cursor.fetchone()[0]
         cursor.execute(f"PRAGMA cache_size = {SQLITE_CACHE_KB}")
-        cursor.execute("PRAGMA synchronous = NORMAL")
+        if relax:
+            cursor.execute("PRAGMA synchronous = NORMAL")
     try:
         yield
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size = {int(cache_before)}")
-            cursor.execute(f"PRAGMA synchronous = {int(synchronous_before)}")
+            if relax:
+                cursor.execute(f"PRAGMA synchronous = {int(synchronous_before)}")
 
 
 def _run_rows(
