@@ -36,6 +36,9 @@ Log = Callable[[str], None]
 CHUNK = 5000
 SALES_REPS = 100
 META_TABLE = "kehu_bench_meta"
+# Bumped when generate() writes different tables or rows: a database of an older generation is rebuilt.
+# 2: match keys (mobile/landline E.164, e-mail, credit code of customers and contacts), as the services keep them.
+GENERATION = 2
 
 
 def stderr_log(message: str) -> None:
@@ -242,7 +245,8 @@ def bench_database(
     reused = False
     if _database_exists(name):
         with _pointed_at(name):
-            reused = _read_meta().get("complete") == "1"
+            meta = _read_meta()
+            reused = meta.get("complete") == "1" and meta.get("generation") == str(GENERATION)
     if not reused:
         _reset_database(name)
     with _pointed_at(name):
@@ -255,7 +259,7 @@ def bench_database(
             call_command("migrate", interactive=False, verbosity=0, stdout=io.StringIO())
             token_rows = generate(customers=customers, seed=seed, log=log)
             seconds = time.perf_counter() - started
-            _write_meta({"complete": 1, "customers": customers, "seed": seed,
+            _write_meta({"complete": 1, "generation": GENERATION, "customers": customers, "seed": seed,
                          "generation_seconds": round(seconds, 1), "token_rows": token_rows})
             log(f"bench: generated in {seconds:.0f} s ({token_rows:,} search tokens)")
         meta = _read_meta()
@@ -344,6 +348,13 @@ def _person(rng: random.Random, readings: Readings) -> tuple[str, list[str]]:
 
 def _mobile(rng: random.Random) -> str:
     return f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}"
+
+
+def _e164(phone: str) -> str:
+    """E.164 of the generator's numbers (mobiles, and landlines written 010-12345678), as the
+    services store them in match keys; phonenumbers would cost more than the rest of a row."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return f"+86{digits.removeprefix('0')}"
 
 
 def _credit_code(rng: random.Random) -> str:
@@ -440,6 +451,7 @@ def generate(*, customers: int, seed: int, log: Log = stderr_log) -> int:
     """Fill the (freshly migrated) bench database; returns the number of search-token rows."""
     from kehu.accounts.models import Department, Role, User
     from kehu.customers.models import Contact, Customer, PicklistKind, PicklistOption, SearchToken
+    from kehu.dataquality.models import MatchKey
 
     rng = random.Random(seed)
     readings = Readings()
@@ -467,12 +479,14 @@ def generate(*, customers: int, seed: int, log: Log = stderr_log) -> int:
     token_cols = _Columns(
         table=SearchToken._meta.db_table, names=["token", "customer_id", "contact_id", "owner_id", "rank"], defaults={}
     )
-    writers = (_Writer(customer_cols), _Writer(contact_cols), _Writer(token_cols))
+    key_cols = _Columns(table=MatchKey._meta.db_table, names=["kind", "value", "customer_id", "contact_id"],
+                        defaults={})
+    writers = (_Writer(customer_cols), _Writer(contact_cols), _Writer(token_cols), _Writer(key_cols))
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     three_years = 3 * 365 * 86400
     token_rows = 0
     started = time.perf_counter()
-    tables = [customer_cols.table, contact_cols.table, token_cols.table]
+    tables = [customer_cols.table, contact_cols.table, token_cols.table, key_cols.table]
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute("PRAGMA synchronous = OFF")
@@ -481,7 +495,7 @@ def generate(*, customers: int, seed: int, log: Log = stderr_log) -> int:
             cursor.execute("SET session_replication_role = replica")  # no FK triggers while loading
     with _secondary_indexes_dropped(tables, log):
         for chunk_start in range(1, customers + 1, CHUNK):
-            customer_rows, contact_rows, tokens = [], [], []
+            customer_rows, contact_rows, tokens, keys = [], [], [], []
             for pk in range(chunk_start, min(chunk_start + CHUNK, customers + 1)):
                 owner_id, department_id = reps[rng.randrange(len(reps))]
                 updated = now - dt.timedelta(seconds=rng.randrange(three_years))
@@ -523,6 +537,10 @@ def generate(*, customers: int, seed: int, log: Log = stderr_log) -> int:
                     "created_at": _db_time(created), "updated_at": _db_time(updated),
                     "created_by_id": owner_id, "updated_by_id": owner_id, "version": 1,
                 })
+                keys += [("phone", _e164(phone), pk, None) for phone in phones]
+                keys += [("email", email, pk, None) for email in emails]
+                if credit_code:
+                    keys.append(("credit_code", credit_code, pk, None))
                 rank = int(updated.timestamp())
                 for token in search.customer_token_set(
                     name=name, kind="person" if is_person else "company", short_name=short_name, phones=phones,
@@ -544,10 +562,12 @@ def generate(*, customers: int, seed: int, log: Log = stderr_log) -> int:
                     name=contact_name, mobile=mobile, email=email, readings=contact_readings
                 ):
                     tokens.append((token, pk, pk, owner_id, rank))
+                keys += [("phone", _e164(mobile), pk, pk), ("email", email.lower(), pk, pk)]
             with transaction.atomic():
                 writers[0].write(customer_rows)
                 writers[1].write(contact_rows)
                 writers[2].write_tuples(tokens)
+                writers[3].write_tuples(keys)
             token_rows += len(tokens)
             done = min(chunk_start + CHUNK - 1, customers)
             if done % 100_000 < CHUNK or done == customers:

@@ -285,7 +285,11 @@ def test_settings_get_and_put(admin_api):
     response = admin_api.put("/quality/settings", {"stale_days": 30, "key_fields_company": ["phones", "city"],
                                                    "key_fields_person": ["phones"]})
     assert response.json() == {"stale_days": 30, "key_fields_company": ["phones", "city"],
-                               "key_fields_person": ["phones"]}
+                               "key_fields_person": ["phones"], "duplicate_block_certain": False}
+    blocking = admin_api.put("/quality/settings", {"stale_days": 30, "key_fields_company": ["phones", "city"],
+                                                   "key_fields_person": ["phones"], "duplicate_block_certain": True})
+    assert blocking.json()["duplicate_block_certain"] is True
+    assert QualitySettings.objects.get(pk=1).duplicate_block_certain
     bad = admin_api.put("/quality/settings", {"stale_days": 0, "key_fields_company": [], "key_fields_person": []})
     assert (bad.status_code, error_of(bad)["field"]) == (422, "stale_days")
     assert QualitySettings.objects.get(pk=1).stale_days == 30

@@ -331,3 +331,20 @@ def test_a_manager_cannot_update_customers_outside_their_scope(manager_user, tmp
     assert ImportRowLog.objects.get(batch=batch).problems == [["", "匹配到的客户不在你的数据范围内，不能更新"]]
     outsider.refresh_from_db()
     assert outsider.notes == "" and outsider.version == 1
+
+
+def test_flag_policy_flags_name_variants_the_matching_engine_finds(admin_user, tmp_path):
+    from kehu.customers import services as customer_services
+
+    existing = customer_services.customer_create(acting_user=admin_user, data={
+        "kind": "company", "name": "北京分扬科技有限公司", "phones": ["13812345678"], "city": "北京"})
+    rows = [["名称", "手机"], ["分扬科技", "138 1234 5678"], ["上海远航物流有限公司", "13987654321"]]
+    batch = run_import(admin_user, write_csv(tmp_path / "v.csv", rows), mapping={0: "name", 1: "phones"},
+                       match_by=["external_id"], duplicates="flag")
+    assert (batch.created, batch.flagged) == (1, 1)  # both written; the variant flagged for review
+    flagged = error_rows(batch)[1]
+    assert flagged[0] == "分扬科技" and f"#{existing.pk} 北京分扬科技有限公司" in flagged[-1]
+    assert "138****5678" in flagged[-1]
+    skip = run_import(admin_user, write_csv(tmp_path / "w.csv", rows[:2]), mapping={0: "name", 1: "phones"},
+                      match_by=["external_id"], duplicates="skip")
+    assert skip.created == 1 and skip.flagged == 0  # only "flag" pays for the engine's lookups

@@ -18,6 +18,7 @@ class ErrorCode(StrEnum):
     PERMISSION_DENIED = "permission_denied"
     VERSION_CONFLICT = "version_conflict"
     UNKNOWN_CHOICE = "unknown_choice"
+    DUPLICATE = "duplicate"
 
 
 @dataclass(frozen=True)

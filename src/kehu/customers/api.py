@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from kehu.accounts.selectors import users_assignable
-from kehu.core.errors import ErrorCode, FieldError, ValidationFailed
+from kehu.core.errors import ErrorCode, FieldError, NotFound, ValidationFailed
 from kehu.customers import selectors, services
 from kehu.customers.filters import CustomerFilter
 from kehu.customers.models import CustomFieldTarget
@@ -56,6 +56,9 @@ from kehu.customers.schemas import (
     timeline_out,
 )
 from kehu.customers.search import search as search_records
+from kehu.dataquality.duplicates import duplicates_blocked, likely_duplicates
+from kehu.dataquality.merging.schemas import merged_id_response
+from kehu.dataquality.merging.selectors import visible_survivor_for
 
 router = Router()
 
@@ -131,9 +134,45 @@ def customer_create(request: HttpRequest, payload: CustomerCreateIn):  # type: i
     return Status(201, customer_out(selectors.customer_get(user=_user(request), customer_id=customer.pk)))
 
 
+class DuplicateCheckIn(CustomerCreateIn):
+    exclude_id: int | None = Field(None, description="The customer being edited (never its own duplicate)")
+
+
+class DuplicateOut(Schema):
+    customer_id: int | None = Field(description="null when you may not see the customer")
+    score: float
+    verdict: str = Field(description="certain | review")
+    visible: bool
+    name: str = Field(description="empty when you may not see the customer")
+    owner: str
+    department: str
+    reasons: str = Field(description="the evidence in words; only its kinds when you may not see the customer")
+
+
+class DuplicateCheckOut(Schema):
+    duplicates: list[DuplicateOut]
+    blocked: bool = Field(description="true when saving these values would be refused (certain match, blocking on)")
+
+
+@router.post("/customers/duplicate-check", response={200: DuplicateCheckOut, **WRITE_ERRORS}, tags=["customers"])
+def customer_duplicate_check(request: HttpRequest, payload: DuplicateCheckIn):  # type: ignore[no-untyped-def]
+    """The warning a form shows before saving: existing customers these values likely duplicate,
+    strongest first. Matches outside your data scope show only owner and department."""
+    data = _payload(payload, drop=("exclude_id",))
+    warnings = likely_duplicates(data, user=_user(request), exclude_id=payload.exclude_id)
+    return {"duplicates": [w.as_dict() for w in warnings], "blocked": duplicates_blocked(warnings)}
+
+
 @router.get("/customers/{int:customer_id}", response={200: CustomerOut, **ERRORS}, tags=["customers"])
 def customer_detail(request: HttpRequest, customer_id: int):  # type: ignore[no-untyped-def]
-    return customer_out(selectors.customer_get(user=_user(request), customer_id=customer_id))
+    """A merged customer's old id answers 308 to the survivor (docs/duplicates.md)."""
+    try:
+        return customer_out(selectors.customer_get(user=_user(request), customer_id=customer_id))
+    except NotFound:
+        survivor_id = visible_survivor_for(user=_user(request), customer_id=customer_id)
+        if survivor_id is None:
+            raise
+        return merged_id_response(old_id=customer_id, survivor_id=survivor_id)
 
 
 @router.patch("/customers/{int:customer_id}", response={200: CustomerOut, **WRITE_ERRORS}, tags=["customers"])

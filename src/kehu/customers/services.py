@@ -39,7 +39,7 @@ from kehu.customers.validation import (
     clean_picklist,
     clean_text,
 )
-from kehu.dataquality import quality, rules
+from kehu.dataquality import duplicates, quality, rules
 from kehu.dataquality.cleaning import FieldProblem, city_aliases, clean_contact_fields, clean_customer_fields
 from kehu.dataquality.normalize.base import Problem
 
@@ -302,10 +302,23 @@ def _resolve_tags(names: Iterable[Any]) -> list[Tag]:
     return tags
 
 
-@transaction.atomic
-def customer_create(*, acting_user: User, data: Mapping[str, Any]) -> Customer:
+# A change to one of these can make a customer a duplicate of another.
+IDENTIFYING_FIELDS = frozenset({"kind", "name", "phones", "emails", "credit_code", "id_number", "birthday"})
+
+
+def customer_prepare(*, acting_user: User, data: Mapping[str, Any]) -> Customer:
+    """The customer `customer_create` would save, cleaned and validated but not saved (nothing is
+    written): raises ValidationFailed like the create would. Forms use it to show likely
+    duplicates only for values that would save."""
     customer = Customer(created_by=acting_user, updated_by=acting_user)
     _apply_customer_data(customer, data, acting_user=acting_user, creating=True)
+    return customer
+
+
+@transaction.atomic
+def customer_create(*, acting_user: User, data: Mapping[str, Any]) -> Customer:
+    customer = customer_prepare(acting_user=acting_user, data=data)
+    duplicates.refuse_certain_duplicates(duplicates.customer_values(customer), user=acting_user)
     customer.save()
     tags = _resolve_tags(data.get("tags") or [])
     if tags:
@@ -337,6 +350,9 @@ def customer_update(
     before = _snapshot(locked, CUSTOMER_FIELDS)
     before_tags = sorted(locked.tags.values_list("name", flat=True))
     _apply_customer_data(locked, data, acting_user=acting_user, creating=False)
+    if data.keys() & IDENTIFYING_FIELDS:
+        duplicates.refuse_certain_duplicates(duplicates.customer_values(locked), user=acting_user,
+                                             exclude_id=locked.pk)
     after = _snapshot(locked, CUSTOMER_FIELDS)
     changes = audit.diff_values(before, after, CUSTOMER_FIELDS)
     if "tags" in data:

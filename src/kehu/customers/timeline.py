@@ -11,17 +11,35 @@ from django.utils.translation import gettext as _
 from kehu.core.models import AuditEvent
 from kehu.core.registries import TimelineEntry, timeline_registry
 from kehu.customers.models import Note
+from kehu.dataquality.merging.selectors import absorbed_customer_ids
 
 OBJECT_LABELS = {"customer": "客户", "contact": "联系人"}
 
 
+def _merge_title(event: AuditEvent) -> str:
+    """Merge, unmerge and "not a duplicate" events name the other records (kept in `_` changes)."""
+    marks = {c["field"]: c["new"] for c in event.changes if str(c.get("field", "")).startswith("_")}
+    if event.action == "merge":
+        return _("合并了重复客户 %(names)s") % {"names": "、".join(marks.get("_merged") or [])}
+    if event.action == "not_duplicate":
+        return _("标记与 %(names)s 不是重复客户") % {"names": "、".join(marks.get("_other") or [])}
+    if "_split_from" in marks:
+        return _("撤销合并，从 %(names)s 恢复了本客户") % {"names": "、".join(marks["_split_from"])}
+    return _("撤销合并，恢复了客户 %(names)s") % {"names": "、".join(marks.get("_restored") or [])}
+
+
 def _audit_entries(customer: Any, user: Any, limit: int) -> Iterable[TimelineEntry]:
-    events = AuditEvent.objects.filter(customer_id=customer.pk).order_by("-at", "-id")[:limit]
+    # A survivor's timeline also shows the history of the customers merged into it.
+    customer_ids = [customer.pk, *absorbed_customer_ids(customer.pk)]
+    events = AuditEvent.objects.filter(customer_id__in=customer_ids).order_by("-at", "-id")[:limit]
     for event in events:
         label = _(OBJECT_LABELS.get(event.object_type, event.object_type))
-        if event.action == "create":
+        if event.action in ("merge", "unmerge", "not_duplicate"):
+            title = _merge_title(event)
+            changes: list[dict] = [c for c in event.changes if not str(c.get("field", "")).startswith("_")]
+        elif event.action == "create":
             title = _("创建了%(object)s %(name)s") % {"object": label, "name": event.object_repr}
-            changes: list[dict] = []
+            changes = []
         elif event.action == "delete":
             title = _("删除了%(object)s %(name)s") % {"object": label, "name": event.object_repr}
             changes = []

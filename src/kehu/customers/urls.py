@@ -13,6 +13,7 @@ urlpatterns = [
     path("views/", views.saved_view_create, name="saved_view_create"),
     path("views/<int:pk>/delete/", views.saved_view_delete, name="saved_view_delete"),
     path("new/", views.customer_create, name="create"),
+    path("duplicates/check/", views.customer_duplicate_check, name="duplicate_check"),
     path("<int:pk>/", views.customer_detail, name="detail"),
     path("<int:pk>/edit/", views.customer_edit, name="edit"),
     path("<int:pk>/delete/", views.customer_delete, name="delete"),

@@ -40,6 +40,8 @@ from kehu.customers.forms import (
 from kehu.customers.models import CustomFieldTarget, PicklistKind
 from kehu.customers.search import search
 from kehu.dataquality import selectors as quality_selectors
+from kehu.dataquality.duplicates import customer_values, duplicates_blocked, likely_duplicates
+from kehu.dataquality.merging.selectors import visible_survivor_for
 
 COLUMNS_SESSION_KEY = "customer_list_columns"
 BUILTIN_COLUMNS: list[tuple[str, Any]] = [
@@ -293,20 +295,45 @@ def _customer_form(request: HttpRequest, *, data: Any = None, initial: dict | No
 @require_http_methods(["GET", "POST"])
 @not_found_as_404
 def customer_create(request: HttpRequest) -> HttpResponse:
+    duplicates: list[Any] = []
     if request.method == "POST":
         form = _customer_form(request, data=request.POST)
         if form.is_valid():
+            data = form.service_data()
             try:
-                customer = services.customer_create(acting_user=request.user, data=form.service_data())
+                # Likely duplicates are shown before the first save, of values that would save (errors
+                # first); "save anyway" posts again with confirm_duplicates (the service still refuses
+                # certain ones when an admin made them block).
+                if not request.POST.get("confirm_duplicates"):
+                    prepared = services.customer_prepare(acting_user=request.user, data=data)
+                    duplicates = likely_duplicates(customer_values(prepared), user=request.user)
+                if not duplicates:
+                    customer = services.customer_create(acting_user=request.user, data=data)
             except ValidationFailed as exc:
                 form.add_service_errors(exc)
             else:
-                messages.success(request, _("已创建客户“%(name)s”") % {"name": customer.name})
-                _quality_warnings(request, customer)
-                return redirect("customers:detail", pk=customer.pk)
+                if not duplicates:
+                    messages.success(request, _("已创建客户“%(name)s”") % {"name": customer.name})
+                    _quality_warnings(request, customer)
+                    return redirect("customers:detail", pk=customer.pk)
     else:
         form = _customer_form(request, initial={"owner": request.user.pk, "kind": request.GET.get("kind", "company")})
-    return render(request, "customers/pages/form.html", {"form": form, "customer": None})
+    return render(request, "customers/pages/form.html", {"form": form, "customer": None, "duplicates": duplicates,
+                                                         "duplicates_block": duplicates_blocked(duplicates)})
+
+
+@login_required
+@require_POST
+def customer_duplicate_check(request: HttpRequest) -> HttpResponse:
+    """The form's live check (HTMX, on change of name, phones, e-mails or credit code): the
+    warnings the save would show, before the user gets there."""
+    values = {name: request.POST.get(name, "") for name in ("kind", "name", "phones", "emails", "credit_code",
+                                                               "id_number", "province", "city", "district",
+                                                               "address")}
+    exclude = request.POST.get("customer_id", "")
+    duplicates = likely_duplicates(values, user=request.user, exclude_id=int(exclude) if exclude.isdigit() else None)
+    return render(request, "customers/partials/duplicate_warnings.html",
+                  {"duplicates": duplicates, "duplicates_block": duplicates_blocked(duplicates), "live": True})
 
 
 @login_required
@@ -368,7 +395,14 @@ def _timeline_context(request: HttpRequest, customer: Any) -> dict[str, Any]:
 @require_GET
 @not_found_as_404
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    customer = selectors.customer_get(user=request.user, customer_id=pk)
+    try:
+        customer = selectors.customer_get(user=request.user, customer_id=pk)
+    except NotFound:  # an old link of a customer merged into another: go to the survivor
+        survivor_id = visible_survivor_for(user=request.user, customer_id=pk)
+        if survivor_id is None:
+            raise
+        messages.info(request, _("客户 #%(old)s 已合并到这个客户") % {"old": pk})
+        return redirect("customers:detail", pk=survivor_id)
     definitions = selectors.custom_field_definitions(target=CustomFieldTarget.CUSTOMER)
     users = list(users_assignable(acting_user=request.user))
     context = {

@@ -259,7 +259,8 @@ def rule_delete(request: HttpRequest, rule_id: int):  # type: ignore[no-untyped-
 def _settings_out() -> dict[str, Any]:
     current = quality.quality_settings()
     return {"stale_days": current.stale_days, "key_fields_company": current.key_fields_company,
-            "key_fields_person": current.key_fields_person}
+            "key_fields_person": current.key_fields_person,
+            "duplicate_block_certain": current.duplicate_block_certain}
 
 
 @router.get("/quality/settings", response={200: SettingsOut, **ERRORS})
@@ -272,7 +273,8 @@ def settings_get(request: HttpRequest):  # type: ignore[no-untyped-def]
 def settings_update(request: HttpRequest, payload: SettingsIn):  # type: ignore[no-untyped-def]
     services.quality_settings_update(acting_user=_user(request), stale_days=payload.stale_days,
                                      key_fields_company=payload.key_fields_company,
-                                     key_fields_person=payload.key_fields_person)
+                                     key_fields_person=payload.key_fields_person,
+                                     duplicate_block_certain=payload.duplicate_block_certain)
     return _settings_out()
 
 
@@ -312,3 +314,199 @@ def job_report(request: HttpRequest, job_id: int):  # type: ignore[no-untyped-de
     if path is None:
         raise NotFound(_("报告不存在"))
     return FileResponse(path.open("rb"), as_attachment=True, filename=path.name, content_type="text/csv")
+
+
+# Merge and unmerge (kehu.dataquality.merging) -----------------------------------------------------
+
+from kehu.dataquality.merging import schemas as merge_schemas  # noqa: E402 - this section's own imports
+from kehu.dataquality.merging import selectors as merge_selectors  # noqa: E402
+from kehu.dataquality.merging import services as merge_services  # noqa: E402
+
+MERGE_ERRORS: dict[int, Any] = {**ERRORS, 409: ErrorOut}
+
+
+@router.post("/quality/merge/preview", response={200: merge_schemas.MergePreviewOut, **MERGE_ERRORS})
+def merge_preview(request: HttpRequest, payload: merge_schemas.MergePreviewIn):  # type: ignore[no-untyped-def]
+    """The customers side by side with the default choice per field; writes nothing. Customers
+    outside the caller's scope answer 404 like missing ones."""
+    preview = merge_services.merge_preview(acting_user=_user(request), ids=payload.ids,
+                                           survivor_id=payload.survivor_id)
+    return merge_schemas.preview_out(preview)
+
+
+@router.post("/quality/merge", response={201: merge_schemas.MergeOut, **MERGE_ERRORS})
+def merge_create(request: HttpRequest, payload: merge_schemas.MergeIn):  # type: ignore[no-untyped-def]
+    """Merge `merged_ids` into `survivor_id`. Fields not in `field_choices` take the preview's
+    default; phones, e-mails and tags are united. 409 when a record changed since `expected_versions`
+    or another merge absorbed it first."""
+    user = _user(request)
+    merge = merge_services.customers_merge(
+        acting_user=user, survivor_id=payload.survivor_id, merged_ids=payload.merged_ids,
+        field_choices=payload.field_choices, expected_versions=payload.expected_versions or None,
+    )
+    return Status(201, merge_schemas.merge_out(merge, user))
+
+
+@router.get("/quality/merges/{int:merge_id}", response={200: merge_schemas.MergeOut, **ERRORS})
+def merge_detail(request: HttpRequest, merge_id: int):  # type: ignore[no-untyped-def]
+    user = _user(request)
+    return merge_schemas.merge_out(merge_selectors.merge_get(user=user, merge_id=merge_id), user)
+
+
+@router.post("/quality/merges/{int:merge_id}/undo", response={200: merge_schemas.UnmergeOut, **MERGE_ERRORS})
+def merge_undo(request: HttpRequest, merge_id: int):  # type: ignore[no-untyped-def]
+    """Undo a merge of the last 30 days. 409 with one entry in `errors` per conflicting field or
+    related record when later edits touch what the undo would restore; nothing is written then."""
+    user = _user(request)
+    result = merge_services.merge_undo(acting_user=user, merge_id=merge_id)
+    return {"merge": merge_schemas.merge_out(result.merge, user), "survivor_id": result.survivor.pk,
+            "restored_ids": [c.pk for c in result.restored]}
+
+
+@router.post("/quality/not-duplicate", response={200: merge_schemas.DistinctOut, **MERGE_ERRORS})
+def not_duplicate(request: HttpRequest, payload: merge_schemas.DistinctIn):  # type: ignore[no-untyped-def]
+    """Remember that two customers are different; the duplicate suggestions leave the pair out."""
+    pair = merge_services.pair_mark_distinct(acting_user=_user(request), a_id=payload.a_id, b_id=payload.b_id)
+    return merge_schemas.distinct_out(pair)
+
+
+# Duplicate scan and review queue (kehu.dataquality.scanning) --------------------------------------
+
+import datetime as dt  # noqa: E402 - this section's own imports
+
+from kehu.core.models import Job  # noqa: E402
+from kehu.customers.schemas import InputSchema, OutputSchema  # noqa: E402
+from kehu.dataquality import scan_selectors, scanning  # noqa: E402
+from kehu.dataquality.models import DuplicateStatus  # noqa: E402
+
+
+class DuplicateCustomerOut(OutputSchema):
+    id: int
+    name: str
+    kind: str
+    owner: str
+    department: str
+
+
+class DuplicateReasonOut(OutputSchema):
+    code: str
+    text: str = Field(description="The reason in the request's language; values masked (138****5678)")
+    weight: float = Field(description="Bits of evidence: positive for, negative against")
+
+
+class DuplicatePairOut(OutputSchema):
+    id: int
+    score: float
+    verdict: str = Field(description="certain or review")
+    status: str = Field(description="open, dismissed or merged")
+    cluster_id: int = Field(description="Smallest customer id of the group of open pairs this pair belongs to")
+    customers: list[DuplicateCustomerOut]
+    reasons: list[DuplicateReasonOut]
+    found_at: dt.datetime
+
+
+class DuplicatePageOut(OutputSchema):
+    items: list[DuplicatePairOut]
+    counts: dict[str, int] = Field(description="Open pairs per verdict within the caller's scope")
+    next_cursor: str | None = None
+
+
+class DuplicatePageQuery(Schema):
+    verdict: str | None = Field(None, description="certain or review; both when left out")
+    status: str = Field(DuplicateStatus.OPEN, description="open (default), dismissed or merged")
+    limit: int = Field(50, ge=1, le=MAX_LIMIT)
+    cursor: str | None = None
+
+
+class DuplicateScanIn(InputSchema):
+    full: bool = Field(False, description="Re-read the whole archive; otherwise only the customers changed since "
+                                          "the last scan are compared")
+
+
+class DuplicateScanOut(OutputSchema):
+    id: int
+    status: str = Field(description="queued, running, done, failed or cancelled")
+    full: bool
+    phase: str
+    total: int
+    done: int
+    rows_per_second: float
+    eta_seconds: int | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    result: dict[str, Any] = Field(description="customers, compared, found, certain, stored, clusters, seconds")
+
+
+def _customer_out(customer: scan_selectors.PairCustomer) -> dict[str, Any]:
+    return {"id": customer.id, "name": customer.name, "kind": customer.kind, "owner": customer.owner,
+            "department": customer.department}
+
+
+def _pair_out(view: scan_selectors.PairView) -> dict[str, Any]:
+    pair = view.pair
+    return {
+        "id": pair.pk, "score": pair.score, "verdict": pair.verdict, "status": pair.status,
+        "cluster_id": pair.cluster_id, "customers": [_customer_out(view.a), _customer_out(view.b)],
+        "reasons": [{"code": code, "text": text, "weight": weight}
+                    for (code, _args, _w), (text, weight) in zip(pair.reasons, view.reasons, strict=True)],
+        "found_at": pair.found_at,
+    }
+
+
+def _scan_out(job: Job) -> dict[str, Any]:
+    figures = selectors.job_figures(job)
+    return {
+        "id": job.pk, "status": job.status, "full": bool((job.params or {}).get("full")), "phase": job.message,
+        "total": job.total, "done": job.done, "rows_per_second": figures["rate"], "eta_seconds": figures["eta"],
+        "created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at,
+        "result": job.result or {},
+    }
+
+
+@router.get("/quality/duplicates", response={200: DuplicatePageOut, **ERRORS})
+def duplicate_list(request: HttpRequest, page: Query[DuplicatePageQuery]):  # type: ignore[no-untyped-def]
+    """Likely duplicate pairs found by the scan, strongest first, with reasons; only pairs whose two
+    customers the caller may see."""
+    if page.verdict and page.verdict not in scan_selectors.VERDICTS:
+        raise ValidationFailed([FieldError("verdict", ErrorCode.UNKNOWN_CHOICE, _("未知的判断：%(v)s")
+                                           % {"v": page.verdict})])
+    if page.status not in DuplicateStatus.values:
+        raise ValidationFailed([FieldError("status", ErrorCode.UNKNOWN_CHOICE, _("未知的状态：%(v)s")
+                                           % {"v": page.status})])
+    user = _user(request)
+    offset = _decode_cursor(page.cursor)
+    views, has_more = scan_selectors.duplicate_pairs_page(user=user, verdict=page.verdict, status=page.status,
+                                                          offset=offset, limit=page.limit)
+    return {"items": [_pair_out(v) for v in views], "counts": scan_selectors.duplicate_counts(user=user),
+            "next_cursor": _encode_cursor(offset + page.limit) if has_more else None}
+
+
+@router.post("/quality/duplicates/{int:pair_id}/dismiss", response={200: DuplicatePairOut, **ERRORS})
+def duplicate_dismiss(request: HttpRequest, pair_id: int):  # type: ignore[no-untyped-def]
+    """"Not a duplicate": remembered, never suggested again."""
+    user = _user(request)
+    if scan_selectors.duplicate_pair_get(user=user, pair_id=pair_id) is None:
+        raise NotFound(_("疑似重复记录不存在"))
+    scanning.duplicate_pair_dismiss(acting_user=user, pair_id=pair_id)
+    view = scan_selectors.duplicate_pair_get(user=user, pair_id=pair_id)
+    return _pair_out(view)  # type: ignore[arg-type]
+
+
+@router.post("/quality/duplicates/scan", response={202: DuplicateScanOut, **ERRORS})
+def duplicate_scan_start(request: HttpRequest, payload: DuplicateScanIn):  # type: ignore[no-untyped-def]
+    """Start a duplicate scan as a background job (admins); while one runs, that one is returned.
+    Poll /quality/duplicates/scan/{id}."""
+    job = scanning.duplicates_scan_job_create(acting_user=_admin(request), full=payload.full)
+    if job.status == Job.Status.QUEUED:
+        tasks.run_duplicates_scan_job(job.pk)
+        job.refresh_from_db()
+    return Status(202, _scan_out(job))
+
+
+@router.get("/quality/duplicates/scan/{int:job_id}", response={200: DuplicateScanOut, **ERRORS})
+def duplicate_scan_detail(request: HttpRequest, job_id: int):  # type: ignore[no-untyped-def]
+    job = selectors.job_get(user=_admin(request), job_id=job_id)
+    if job is None or job.kind != scanning.SCAN_JOB:
+        raise NotFound(_("任务不存在"))
+    return _scan_out(job)

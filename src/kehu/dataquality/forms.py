@@ -171,6 +171,9 @@ class QualitySettingsForm(ServiceErrorsMixin, forms.Form):
                                                    widget=forms.CheckboxSelectMultiple)
     key_fields_person = forms.MultipleChoiceField(label=_("个人客户关键字段"), required=False,
                                                   widget=forms.CheckboxSelectMultiple)
+    duplicate_block_certain = forms.BooleanField(
+        label=_("确定重复时禁止保存"), required=False,
+        help_text=_("关闭时只提示可能重复，由录入人决定；打开后表单、接口和脚本都不能保存与已有客户确定重复的记录"))
 
     def __init__(self, *args: Any, custom: Iterable[CustomFieldDefinition] = (), extra: Iterable[str] = (),
                  **kwargs: Any) -> None:

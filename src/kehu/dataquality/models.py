@@ -117,6 +117,8 @@ class QualitySettings(models.Model):
         default=list, blank=True, verbose_name=_("企业客户关键字段")
     )
     key_fields_person = models.JSONField(default=list, blank=True, verbose_name=_("个人客户关键字段"))
+    # Off by default: a warning lets the user decide; on, a certain match refuses the save everywhere.
+    duplicate_block_certain = models.BooleanField(_("确定重复时禁止保存"), default=False)
 
     class Meta:
         verbose_name = _("数据质量设置")
@@ -209,3 +211,147 @@ class QualitySnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.average_score:.1f}"
+
+
+# Merge and unmerge -------------------------------------------------------------------------------
+
+
+class CustomerMerge(models.Model):
+    """One merge of duplicate customers into a survivor, with everything needed to undo it.
+
+    Ids are plain integers, not foreign keys: the merged customers no longer exist while the merge
+    stands, and the record must outlive a later deletion of the survivor as history. `snapshot`
+    holds every column and the tags of each customer before the merge, the survivor's columns
+    after it, and for each related row (contacts, notes, ... every kind in
+    `dataquality.merging.registry`) the customer it pointed to and its values before and after."""
+
+    survivor_id = models.BigIntegerField(_("保留的客户"), db_index=True)
+    merged_ids = models.JSONField(_("被合并的客户"), default=list)
+    created_at = models.DateTimeField(_("合并时间"), default=timezone.now, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    snapshot = models.JSONField(default=dict)
+    undone_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("客户合并")
+        verbose_name_plural = _("客户合并")
+
+    def __str__(self) -> str:
+        return f"merge#{self.pk} {self.merged_ids} → {self.survivor_id}"
+
+
+class MergedCustomerId(models.Model):
+    """An id that a standing merge absorbed: old links and API ids resolve to the survivor through
+    this index. Removed when the merge is undone."""
+
+    customer_id = models.BigIntegerField(unique=True)
+    merge = models.ForeignKey(CustomerMerge, on_delete=models.CASCADE, related_name="absorbed")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} → merge#{self.merge_id}"
+
+
+class DistinctPair(models.Model):
+    """Two customers a user said are not duplicates; the matching engine never suggests them again.
+    Stored as (smaller id, larger id); plain ids so the decision survives a merge and its undo."""
+
+    low_id = models.BigIntegerField()
+    high_id = models.BigIntegerField(db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["low_id", "high_id"], name="distinct_pair_unique")]
+        verbose_name = _("非重复客户对")
+        verbose_name_plural = _("非重复客户对")
+
+    def __str__(self) -> str:
+        return f"{self.low_id} ≠ {self.high_id}"
+
+
+# Duplicate scan and review queue -----------------------------------------------------------------
+
+
+class DedupeKey(models.Model):
+    """One blocking key of a customer (`matching.blocking_keys`: phone, e-mail, credit code, company
+    core, name + city ...), stored as a 64-bit hash so the table stays small and its index narrow.
+    Customers that share a key are compared; a new or edited customer finds its candidates with one
+    indexed lookup, which is what makes the scan incremental. A hash collision only adds a candidate
+    that the scoring then rejects."""
+
+    key = models.BigIntegerField()
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+", db_index=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["key"], name="dedupe_key_key"),
+            models.Index(fields=["customer"], name="dedupe_key_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}:{self.customer_id}"
+
+
+class DuplicateStatus(models.TextChoices):
+    OPEN = "open", _("待处理")
+    DISMISSED = "dismissed", _("不是重复")
+    MERGED = "merged", _("已合并")
+
+
+class DuplicatePair(models.Model):
+    """Two customers the scan judged likely the same, with the score and the reasons (codes and
+    masked arguments, rendered in the reader's language). Plain ids, smaller first, like
+    `DistinctPair`: a merge deletes one of the two, and the pair must outlive it as "merged".
+    `cluster_id` is the smallest customer id of the pair's connected group of open pairs."""
+
+    low_id = models.BigIntegerField()
+    high_id = models.BigIntegerField(db_index=True)
+    score = models.FloatField()
+    verdict = models.CharField(max_length=10)  # certain | review
+    reasons = models.JSONField(default=list)  # [[code, [args], weight], ...], strongest first
+    status = models.CharField(max_length=10, choices=DuplicateStatus.choices, default=DuplicateStatus.OPEN)
+    cluster_id = models.BigIntegerField(default=0)
+    found_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["low_id", "high_id"], name="duplicate_pair_unique")]
+        indexes = [
+            models.Index(fields=["status", "-score"], name="duplicate_pair_status_score"),
+            models.Index(fields=["cluster_id"], name="duplicate_pair_cluster"),
+        ]
+        verbose_name = _("疑似重复客户")
+        verbose_name_plural = _("疑似重复客户")
+
+    def __str__(self) -> str:
+        return f"{self.low_id} ~ {self.high_id} ({self.score:.1f})"
+
+
+class DedupeScan(models.Model):
+    """The state of the duplicate scan, one row (pk=1): when the last full scan ran, the
+    `customers.updated_at` up to which the stored keys are current (the next incremental scan
+    re-keys only customers changed after it), and the figures of the last run."""
+
+    full_scan_at = models.DateTimeField(null=True, blank=True)
+    watermark = models.DateTimeField(null=True, blank=True)
+    last_scan_at = models.DateTimeField(null=True, blank=True)
+    last_full = models.BooleanField(default=False)
+    last_figures = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("查重扫描状态")
+        verbose_name_plural = _("查重扫描状态")
+
+    def __str__(self) -> str:
+        return f"dedupe scan {self.last_scan_at}"

@@ -220,12 +220,15 @@ class SettingsIn(InputSchema):
     stale_days: int = Field(description="Days without update, follow-up or review before a record is stale")
     key_fields_company: list[str]
     key_fields_person: list[str]
+    duplicate_block_certain: bool | None = Field(
+        None, description="Refuse to save a customer that certainly duplicates another (omit: unchanged)")
 
 
 class SettingsOut(OutputSchema):
     stale_days: int
     key_fields_company: list[str]
     key_fields_person: list[str]
+    duplicate_block_certain: bool
 
 
 # Normalisation jobs ----------------------------------------------------------------------------

@@ -173,7 +173,8 @@ def validation_rule_delete(*, acting_user: User, rule_id: int) -> None:
 
 @transaction.atomic
 def quality_settings_update(
-    *, acting_user: User, stale_days: int, key_fields_company: list[str], key_fields_person: list[str]
+    *, acting_user: User, stale_days: int, key_fields_company: list[str], key_fields_person: list[str],
+    duplicate_block_certain: bool | None = None,
 ) -> QualitySettings:
     _require_admin(acting_user)
     if not 1 <= int(stale_days) <= 3650:
@@ -182,6 +183,8 @@ def quality_settings_update(
     settings.stale_days = int(stale_days)
     settings.key_fields_company = list(key_fields_company)
     settings.key_fields_person = list(key_fields_person)
+    if duplicate_block_certain is not None:
+        settings.duplicate_block_certain = bool(duplicate_block_certain)
     settings.save()
     return settings
 

@@ -22,3 +22,20 @@ urlpatterns = [
     path("jobs/<int:pk>/", views.job_progress, name="job_progress"),
     path("jobs/<int:pk>/report/", views.job_report, name="job_report"),
 ]
+
+# Merge and unmerge (kehu.dataquality.merging)
+urlpatterns += [
+    path("merge/", views.merge_compare, name="merge_compare"),
+    path("merge/pick/<int:pk>/", views.merge_pick, name="merge_pick"),
+    path("merges/<int:pk>/", views.merge_record, name="merge_record"),
+    path("merges/<int:pk>/undo/", views.merge_undo, name="merge_undo"),
+    path("not-duplicate/", views.not_duplicate, name="not_duplicate"),
+]
+
+# Duplicate scan and review queue (kehu.dataquality.scanning)
+urlpatterns += [
+    path("duplicates/", views.duplicates, name="duplicates"),
+    path("duplicates/<int:pk>/dismiss/", views.duplicate_dismiss, name="duplicate_dismiss"),
+    path("duplicates/scan/", views.duplicates_scan_start, name="duplicates_scan_start"),
+    path("duplicates/scan/<int:pk>/", views.duplicates_scan_progress, name="duplicates_scan_progress"),
+]

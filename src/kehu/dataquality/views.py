@@ -183,7 +183,8 @@ def settings_general(request: HttpRequest) -> HttpResponse:
     custom = customer_selectors.custom_field_definitions(target=CustomFieldTarget.CUSTOMER)
     extra = [*current.key_fields_company, *current.key_fields_person]
     initial = {"stale_days": current.stale_days, "key_fields_company": current.key_fields_company,
-               "key_fields_person": current.key_fields_person}
+               "key_fields_person": current.key_fields_person,
+               "duplicate_block_certain": current.duplicate_block_certain}
     form = QualitySettingsForm(request.POST or None, initial=initial, custom=custom, extra=extra)
     if request.method == "POST" and form.is_valid():
         try:
@@ -191,6 +192,7 @@ def settings_general(request: HttpRequest) -> HttpResponse:
                 acting_user=request.user, stale_days=form.cleaned_data.get("stale_days") or 0,
                 key_fields_company=form.cleaned_data["key_fields_company"],
                 key_fields_person=form.cleaned_data["key_fields_person"],
+                duplicate_block_certain=form.cleaned_data["duplicate_block_certain"],
             )
         except ValidationFailed as exc:
             form.add_service_errors(exc)
@@ -359,3 +361,248 @@ def job_report(request: HttpRequest, pk: int) -> HttpResponse:
     if path is None:
         raise Http404(_("报告不存在"))
     return FileResponse(path.open("rb"), as_attachment=True, filename=path.name, content_type="text/csv")
+
+
+# Merge and unmerge (kehu.dataquality.merging) -----------------------------------------------------
+
+from django.utils.http import url_has_allowed_host_and_scheme  # noqa: E402 - this section's own imports
+
+from kehu.core.errors import KehuError  # noqa: E402
+from kehu.customers.search import search as search_customers  # noqa: E402
+from kehu.dataquality.merging import selectors as merge_selectors  # noqa: E402
+from kehu.dataquality.merging import services as merge_services  # noqa: E402
+
+
+def _merge_ids(values: list[str]) -> list[int]:
+    ids = []
+    for value in values:
+        for part in value.split(","):
+            if part.strip().isdigit():
+                ids.append(int(part))
+    return list(dict.fromkeys(ids))
+
+
+def _back(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return fallback
+
+
+@login_required
+@require_GET
+def merge_pick(request: HttpRequest, pk: int) -> HttpResponse:
+    """Step 1 from a customer page: find the other record with the search box."""
+    try:
+        customer = customer_selectors.customer_get(user=request.user, customer_id=pk)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    query = request.GET.get("q", "").strip()[:100]
+    hits = []
+    if query:
+        seen: set[int] = {customer.pk}
+        for hit in search_customers(user=request.user, query=query, limit=20):
+            if hit.customer.pk not in seen:
+                seen.add(hit.customer.pk)
+                hits.append(hit.customer)
+    context = {"customer": customer, "query": query, "hits": hits}
+    if _is_htmx(request):
+        return render(request, "dataquality/merge_pick_results.html", context)
+    return render(request, "dataquality/merge_pick.html", context)
+
+
+def _merge_form_values(request: HttpRequest, preview: merge_services.MergePreview) -> dict[str, int]:
+    """The radio buttons the user changed from the defaults: {field: customer id}."""
+    chosen = {}
+    for row in preview.fields:
+        value = request.POST.get(f"choice_{row.name}", "")
+        if value.isdigit():
+            chosen[row.name] = int(value)
+    return chosen
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def merge_compare(request: HttpRequest) -> HttpResponse:
+    """Step 2: the records side by side, a radio per field for the surviving value, confirm."""
+    source = request.POST if request.method == "POST" else request.GET
+    ids = _merge_ids(source.getlist("ids"))
+    survivor = source.get("survivor", "")
+    survivor_id = int(survivor) if survivor.isdigit() and int(survivor) in ids else None
+    try:
+        preview = merge_services.merge_preview(acting_user=request.user, ids=ids, survivor_id=survivor_id)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    except KehuError as exc:
+        messages.error(request, exc.message)
+        return redirect(_back(request, reverse("customers:list")))
+    error = ""
+    choices = dict(preview.choices)
+    if request.method == "POST":
+        choices.update(_merge_form_values(request, preview))
+        versions = {int(k.removeprefix("version_")): int(v) for k, v in request.POST.items()
+                    if k.startswith("version_") and v.isdigit() and k.removeprefix("version_").isdigit()}
+        try:
+            merge = merge_services.customers_merge(
+                acting_user=request.user, survivor_id=preview.survivor_id,
+                merged_ids=[c.pk for c in preview.customers if c.pk != preview.survivor_id],
+                field_choices=choices, expected_versions=versions,
+            )
+        except ValidationFailed as exc:
+            error = "；".join(str(e.message) for e in exc.errors)
+        except KehuError as exc:  # a version conflict, a record merged or hidden meanwhile
+            error = exc.message
+        else:
+            messages.success(request, _("已合并 %(count)s 个重复客户，30 天内可以撤销")
+                             % {"count": len(merge.merged_ids)})
+            return redirect("customers:detail", pk=merge.survivor_id)
+    # Fields empty on every record have nothing to show or choose.
+    rows = [{"row": row, "chosen": choices.get(row.name, row.default)} for row in preview.fields
+            if not all(cell.empty for cell in row.cells)]
+    return render(request, "dataquality/merge_compare.html", {
+        "preview": preview, "rows": rows, "error": error, "ids": ",".join(str(c.pk) for c in preview.customers),
+        "survivor": preview.customers[0],  # the preview lists the survivor first
+        "related": [preview.related_counts[c.pk] for c in preview.customers],
+    }, status=422 if error else 200)
+
+
+@login_required
+@require_GET
+def merge_record(request: HttpRequest, pk: int) -> HttpResponse:
+    """What a merge did, with the undo button while it can be undone."""
+    try:
+        merge = merge_selectors.merge_get(user=request.user, merge_id=pk)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    return render(request, "dataquality/merge_record.html", {
+        "merge": merge,
+        "merged": merge_selectors.merged_names(merge),
+        "can_undo": merge_services.may_undo(merge, request.user),
+        "undo_until": merge_services.undo_deadline(merge),
+    })
+
+
+@login_required
+@require_POST
+def merge_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    back = _back(request, reverse("dataquality:merge_record", args=[pk]))
+    try:
+        result = merge_services.merge_undo(acting_user=request.user, merge_id=pk)
+    except merge_services.UnmergeConflict as exc:
+        messages.error(request, _("无法撤销合并：合并后以下内容又被修改过，请先改回或手工拆分：%(items)s")
+                       % {"items": "；".join(str(c.message) for c in exc.conflicts)})
+        return redirect(back)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    except KehuError as exc:
+        messages.error(request, exc.message)
+        return redirect(back)
+    names = "、".join(c.name for c in result.restored)
+    messages.success(request, _("已撤销合并，恢复了客户 %(names)s") % {"names": names})
+    return redirect("customers:detail", pk=result.survivor.pk)
+
+
+@login_required
+@require_POST
+def not_duplicate(request: HttpRequest) -> HttpResponse:
+    ids = _merge_ids(request.POST.getlist("ids"))
+    back = _back(request, reverse("customers:detail", args=[ids[0]]) if ids else reverse("customers:list"))
+    if len(ids) != 2:
+        messages.error(request, _("请选择两个客户"))
+        return redirect(back)
+    try:
+        merge_services.pair_mark_distinct(acting_user=request.user, a_id=ids[0], b_id=ids[1])
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    except KehuError as exc:
+        messages.error(request, exc.message)
+        return redirect(back)
+    messages.success(request, _("已记录：这两个客户不是重复客户，不会再被提示"))
+    return redirect(back)
+
+
+# Duplicate scan and review queue (kehu.dataquality.scanning) --------------------------------------
+
+from kehu.dataquality import scan_selectors, scanning  # noqa: E402 - this section's own imports
+from kehu.dataquality.models import DuplicateStatus  # noqa: E402
+
+DUPLICATE_CLUSTERS_PAGE = 20
+
+
+def _duplicate_filters(request: HttpRequest) -> dict[str, str]:
+    verdict = request.GET.get("verdict", "")
+    status = request.GET.get("status", DuplicateStatus.OPEN)
+    return {"verdict": verdict if verdict in scan_selectors.VERDICTS else "",
+            "status": status if status in DuplicateStatus.values else DuplicateStatus.OPEN}
+
+
+def _scan_job_context(job: Job | None) -> dict[str, Any]:
+    if job is None:
+        return {"job": None}
+    return {"job": job, **selectors.job_figures(job)}
+
+
+@login_required
+@require_GET
+def duplicates(request: HttpRequest) -> HttpResponse:
+    """The review queue: clusters of likely duplicate customers, strongest first, with reasons."""
+    filters = _duplicate_filters(request)
+    page = _page_number(request)
+    clusters, has_more = scan_selectors.duplicate_clusters_page(
+        user=request.user, verdict=filters["verdict"] or None, status=filters["status"],
+        offset=(page - 1) * DUPLICATE_CLUSTERS_PAGE, limit=DUPLICATE_CLUSTERS_PAGE)
+    context = {
+        "clusters": clusters, "filters": filters, "page": page,
+        "counts": scan_selectors.duplicate_counts(user=request.user),
+        "statuses": DuplicateStatus.choices, "scan": scan_selectors.scan_status(),
+        "prev_url": f"?{urlencode({**filters, 'page': page - 1})}" if page > 1 else "",
+        "next_url": f"?{urlencode({**filters, 'page': page + 1})}" if has_more else "",
+        "queue_url": request.get_full_path(),
+    }
+    if request.user.is_kehu_admin:  # type: ignore[union-attr]
+        job = Job.objects.filter(kind=scanning.SCAN_JOB).order_by("-created_at", "-id").first()
+        context.update(_scan_job_context(job))
+    template = "dataquality/partials/duplicate_results.html" if _is_htmx(request) else \
+        "dataquality/pages/duplicates.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def duplicate_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+    """"不是重复": remembered for good; the pair's row is swapped for its new state (HTMX)."""
+    view = scan_selectors.duplicate_pair_get(user=request.user, pair_id=pk)
+    if view is None:
+        raise Http404(_("疑似重复记录不存在"))
+    try:
+        scanning.duplicate_pair_dismiss(acting_user=request.user, pair_id=pk)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    view = scan_selectors.duplicate_pair_get(user=request.user, pair_id=pk)
+    if _is_htmx(request):
+        return render(request, "dataquality/partials/duplicate_pair.html", {
+            "view": view, "queue_url": _back(request, reverse("dataquality:duplicates")), "just_dismissed": True})
+    messages.success(request, _("已记录：这两个客户不是重复客户，不会再被提示"))
+    return redirect(_back(request, reverse("dataquality:duplicates")))
+
+
+@admin_required
+@require_POST
+def duplicates_scan_start(request: HttpRequest) -> HttpResponse:
+    job = scanning.duplicates_scan_job_create(acting_user=request.user, full=request.POST.get("full") == "1")
+    if job.status == Job.Status.QUEUED:
+        tasks.run_duplicates_scan_job(job.pk)
+        job.refresh_from_db()  # with an inline queue (tests, HUEY_IMMEDIATE) the scan has already finished
+    if _is_htmx(request):
+        return render(request, "dataquality/partials/scan_progress.html", _scan_job_context(job))
+    messages.success(request, _("已开始扫描重复客户"))
+    return redirect("dataquality:duplicates")
+
+
+@admin_required
+@require_GET
+def duplicates_scan_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    job = selectors.job_get(user=request.user, job_id=pk)
+    if job is None or job.kind != scanning.SCAN_JOB:
+        raise Http404(_("任务不存在"))
+    return render(request, "dataquality/partials/scan_progress.html", _scan_job_context(job))

@@ -458,11 +458,30 @@ class CustomerImport(ImportKind):
                     decision = result.action = "updated" if decision == "updated" else decision
             self._settle(ctx, result, errors, decision=decision, target_row=target_row, keys=keyed[index],
                          row=row)
+            if result.action == "created" and options.duplicates == "flag" and options.mode == "insert":
+                self._flag_likely_duplicate(ctx, result)
             results.append(result)
         self._check_unique(ctx, results)
         if not ctx.dry_run:
             self._write(ctx, results)
         return ChunkResult(results=results, consumed=consumed)
+
+    @staticmethod
+    def _flag_likely_duplicate(ctx: CustomerContext, result: RowResult) -> None:
+        """"Import and flag for review": beyond exact keys, the matching engine's likely duplicates
+        (a company name variant, the same person spelt in pinyin) flag the row, with the reasons,
+        masked as on a form for customers the importer may not see."""
+        from kehu.dataquality.duplicates import customer_values, likely_duplicates
+
+        warnings = likely_duplicates(customer_values(result.obj), user=ctx.acting_user, limit=1)
+        if not warnings:
+            return
+        first = warnings[0]
+        who = f"#{first.customer_id} {first.name}" if first.visible else _("负责人 %(owner)s 的客户") % {
+            "owner": first.owner_name}
+        result.action = "flagged"
+        result.problems.append(("", _("可能与已有客户重复（%(who)s）：%(reasons)s") % {
+            "who": who, "reasons": first.reasons}))
 
     def _settle(self, ctx: CustomerContext, result: RowResult, errors: Any, *, decision: str,
                 target_row: int | None, keys: Mapping[str, list[str]], row: int) -> None:
@@ -1044,11 +1063,30 @@ class ContactImport(CustomerImport):
                 result.obj = contact
             self._settle(ctx, result, errors, decision=decision, target_row=target_row, keys=keyed[index],
                          row=row)
+            if result.action == "created" and options.duplicates == "flag" and options.mode == "insert":
+                self._flag_likely_duplicate(ctx, result)
             results.append(result)
         self._check_unique(ctx, results)
         if not ctx.dry_run:
             self._write(ctx, results)
         return ChunkResult(results=results, consumed=consumed)
+
+    @staticmethod
+    def _flag_likely_duplicate(ctx: CustomerContext, result: RowResult) -> None:
+        """"Import and flag for review": beyond exact keys, the matching engine's likely duplicates
+        (a company name variant, the same person spelt in pinyin) flag the row, with the reasons,
+        masked as on a form for customers the importer may not see."""
+        from kehu.dataquality.duplicates import customer_values, likely_duplicates
+
+        warnings = likely_duplicates(customer_values(result.obj), user=ctx.acting_user, limit=1)
+        if not warnings:
+            return
+        first = warnings[0]
+        who = f"#{first.customer_id} {first.name}" if first.visible else _("负责人 %(owner)s 的客户") % {
+            "owner": first.owner_name}
+        result.action = "flagged"
+        result.problems.append(("", _("可能与已有客户重复（%(who)s）：%(reasons)s") % {
+            "who": who, "reasons": first.reasons}))
 
     def _write(self, ctx: CustomerContext, results: list[RowResult]) -> None:
         from kehu.customers.models import Contact, SearchToken

@@ -12,11 +12,11 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-BENCHMARKS = ("search", "list", "normalize", "export", "import")
+BENCHMARKS = ("search", "list", "normalize", "export", "import", "dedupe")
 
 
 class Command(BaseCommand):
-    help = "性能基准：search（搜索框）、list（客户列表 API）或 normalize（数据清洗流水线），生成数据并测量"
+    help = "性能基准：search、list、normalize、export、import、dedupe（查重），生成数据并测量"
     requires_system_checks: list[str] = []
     requires_migrations_checks = False
 
@@ -36,6 +36,9 @@ class Command(BaseCommand):
                             help="import: rows of the XLSX phase (default min(rows, 100000); 0 skips it)")
         parser.add_argument("--profile-rows", type=int, default=5000,
                             help="import: rows of the profiled slice (default 5000; 0 skips it)")
+        parser.add_argument("--checks", type=int, default=200, help="dedupe: on-entry checks to time")
+        parser.add_argument("--no-accuracy", action="store_true",
+                            help="dedupe: skip the FEBRL and Chinese accuracy sets")
 
     def handle(self, *args: Any, **options: Any) -> None:
         repo = str(settings.REPO_DIR)
@@ -54,7 +57,8 @@ class Command(BaseCommand):
             "baseline_queries": options["baseline_queries"], "requests": options["requests"],
             "baseline_requests": options["baseline_requests"], "data_dir": options["data_dir"],
             "rows": options["rows"], "workers": options["workers"], "xlsx_rows": options["xlsx_rows"],
-            "profile_rows": options["profile_rows"], "log": self._stderr_log,
+            "profile_rows": options["profile_rows"], "checks": options["checks"],
+            "accuracy": not options["no_accuracy"], "log": self._stderr_log,
         }
         # Each benchmark takes its own options: pass only those its run() names (all, if it takes **kwargs).
         parameters = inspect.signature(module.run).parameters
