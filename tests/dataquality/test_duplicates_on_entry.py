@@ -82,6 +82,16 @@ def test_role_values_map_customer_fields():  # type: ignore[no-untyped-def]
                          "city": "北京", "birthday": None})
     assert roles["name"] == "张伟" and roles["phone"] == ["13812345678"] and roles["email"] == ["a@b.cn"]
     assert roles["city"] == "北京" and "birth_date" not in roles and "company" not in roles
+    assert role_values({"name": "分扬科技"})["company"] == "分扬科技"  # a customer is a company unless told
+
+
+def test_a_contacts_mobile_counts_for_its_customer(rep_a):  # type: ignore[no-untyped-def]
+    """A new customer whose phone is an existing customer's contact's mobile: the 撞单 case."""
+    existing = _company(rep_a, name="北京分扬科技有限公司", city="北京")
+    services.contact_create(acting_user=rep_a, customer=existing, data={"name": "张伟", "mobile": "13812345678"})
+    warnings = likely_duplicates({"kind": "company", "name": "分扬科技", "phones": ["138 1234 5678"]}, user=rep_a)
+    assert [w.customer_id for w in warnings] == [existing.pk]
+    assert "138****5678" in warnings[0].reasons
 
 
 # The form, its live check and the API ------------------------------------------------------------
@@ -189,3 +199,25 @@ def test_editing_into_a_certain_duplicate_is_refused_when_blocking(rep_a, blocki
     with pytest.raises(ValidationFailed):
         services.customer_update(acting_user=rep_a, customer=other, data={"name": "分扬科技",
                                                                          "phones": ["13812345678"]})
+
+
+def test_contact_form_warns_when_the_person_is_known_under_another_customer(rep_a_client, rep_a):  # type: ignore[no-untyped-def]
+    from django.urls import reverse
+
+    from kehu.customers.models import Contact
+
+    known = _company(rep_a, name="北京分扬科技有限公司", city="北京")
+    services.contact_create(acting_user=rep_a, customer=known, data={"name": "张伟", "mobile": "13812345678"})
+    target = _company(rep_a, name="上海远航物流有限公司", city="上海")
+    form = {"name": "张伟", "mobile": "138 1234 5678"}
+    first = rep_a_client.post(reverse("customers:contact_create", args=[target.pk]), form)
+    page = first.content.decode()
+    assert "这个联系人可能已在其他客户下登记" in page and "北京分扬科技有限公司" in page
+    assert not Contact.objects.filter(customer=target).exists()
+    # A second contact with a number its own customer already has is no warning (a shared line).
+    own = rep_a_client.post(reverse("customers:contact_create", args=[known.pk]), {"name": "李娜",
+                                                                                 "mobile": "13812345678"})
+    assert "其他客户下登记" not in own.content.decode()
+    second = rep_a_client.post(reverse("customers:contact_create", args=[target.pk]),
+                               {**form, "confirm_duplicates": "1"})
+    assert second.status_code == 200 and Contact.objects.filter(customer=target).count() == 1

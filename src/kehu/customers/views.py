@@ -470,19 +470,28 @@ def _contacts_section(request: HttpRequest, customer_id: int) -> HttpResponse:
 @not_found_as_404
 def contact_create(request: HttpRequest, pk: int) -> HttpResponse:
     customer = selectors.customer_get(user=request.user, customer_id=pk)
+    duplicates: list[Any] = []
     if request.method == "POST":
         form = _contact_form(request, data=request.POST)
         if form.is_valid():
-            try:
-                services.contact_create(acting_user=request.user, customer=customer, data=form.service_data())
-            except ValidationFailed as exc:
-                form.add_service_errors(exc)
-            else:
-                return _contacts_section(request, customer.pk)
+            data = form.service_data()
+            if not request.POST.get("confirm_duplicates"):
+                # The same person already known under another customer (another team's, too): 撞单.
+                duplicates = likely_duplicates(
+                    {"kind": "person", "name": data.get("name", ""), "phones": [data.get("mobile"), data.get("phone")],
+                     "emails": [data.get("email")]}, user=request.user, exclude_id=customer.pk)
+            if not duplicates:
+                try:
+                    services.contact_create(acting_user=request.user, customer=customer, data=data)
+                except ValidationFailed as exc:
+                    form.add_service_errors(exc)
+                else:
+                    return _contacts_section(request, customer.pk)
     else:
         form = _contact_form(request)
     return render(request, "customers/partials/contact_form.html",
-                  {"form": form, "customer": customer, "contact": None})
+                  {"form": form, "customer": customer, "contact": None, "duplicates": duplicates,
+                   "for_contact": True})
 
 
 @login_required

@@ -58,22 +58,26 @@ class DuplicateWarning:
                 "department": self.department_name, "reasons": self.reasons}
 
 
+def _as_list(value: Any) -> list[str]:
+    if not value:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value if v]
+
+
 def role_values(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The matching roles of a customer's field values (as the services and forms name them)."""
-    name = str(values.get("name") or "").strip()
-    kind = values.get("kind") or "company"
-    roles: dict[str, Any] = {"company" if kind == "company" else "name": name}
-    phones, emails = values.get("phones") or [], values.get("emails") or []
-    roles["phone"] = [phones] if isinstance(phones, str) else list(phones)
-    roles["email"] = [emails] if isinstance(emails, str) else list(emails)
-    for field_name, role in (("credit_code", "credit_code"), ("id_number", "id_number"), ("province", "province"),
-                             ("city", "city"), ("district", "district"), ("address", "address")):
-        if values.get(field_name):
-            roles[role] = str(values[field_name])
-    birthday = values.get("birthday")
-    if birthday:
-        roles["birth_date"] = birthday.isoformat() if hasattr(birthday, "isoformat") else str(birthday)
-    return roles
+    """The matching roles of a customer's field values (as the services and forms name them),
+    built exactly as the archive scan builds a stored customer's (`scanning.customer_role_values`),
+    so a warning on entry and the review queue score a pair alike."""
+    from kehu.dataquality.scanning import customer_role_values
+
+    return customer_role_values(
+        kind=str(values.get("kind") or "company"), name=str(values.get("name") or "").strip(),
+        phones=_as_list(values.get("phones")), emails=_as_list(values.get("emails")),
+        province=str(values.get("province") or ""), city=str(values.get("city") or ""),
+        district=str(values.get("district") or ""), address=str(values.get("address") or ""),
+        birthday=values.get("birthday") or None, credit_code=str(values.get("credit_code") or ""),
+        id_number=str(values.get("id_number") or ""),
+    )
 
 
 def _fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
@@ -95,8 +99,9 @@ def _candidate_ids(record: MatchRecord, *, exclude: Collection[int]) -> list[int
     params: list[Any] = []
     if keys:
         matches = " OR ".join("(kind = %s AND value = %s)" for _key in keys)
-        parts.append(f"SELECT customer_id FROM {MatchKey._meta.db_table} WHERE contact_id IS NULL AND ({matches}) "
-                     f"LIMIT {KEY_CANDIDATES}")
+        # A contact's number or address counts for its customer (the scan does the same): a new
+        # company whose phone is another customer's contact's mobile is the 撞单 case.
+        parts.append(f"SELECT customer_id FROM {MatchKey._meta.db_table} WHERE ({matches}) LIMIT {KEY_CANDIDATES}")
         params += [v for pair in keys for v in pair]
     tokens = SearchToken._meta.db_table
     if record.company_core_latin:
@@ -116,12 +121,20 @@ def _candidate_ids(record: MatchRecord, *, exclude: Collection[int]) -> list[int
     return [pk for (pk,) in _fetch(sql, params) if pk not in exclude]
 
 
-def _customer_rows(ids: Sequence[int]) -> list[dict[str, Any]]:
-    from kehu.customers.models import Customer
+def _candidates(ids: Sequence[int]) -> list[tuple[Any, MatchRecord, dict[str, Any]]]:
+    """(row, record, owner/department names) of the candidates, records built as the scan builds them
+    (the customer's fields plus its contacts' phones and e-mails)."""
+    from kehu.customers.models import Contact, Customer
+    from kehu.dataquality.scanning import CUSTOMER_COLUMNS, _attach_contacts, record_of_row
 
-    return list(Customer.objects.filter(pk__in=ids).values(
-        "pk", "kind", "name", "phones", "emails", "credit_code", "id_number", "birthday", "province", "city",
-        "district", "address", "owner__display_name", "owner__username", "department__name"))
+    width = len(CUSTOMER_COLUMNS)
+    found = list(Customer.objects.filter(pk__in=ids).values_list(
+        *CUSTOMER_COLUMNS, "owner__display_name", "owner__username", "department__name"))
+    names = {row[0]: {"owner": row[width] or row[width + 1] or "", "department": row[width + 2] or ""}
+             for row in found}
+    contacts = Contact.objects.filter(customer_id__in=ids).values_list("customer_id", "mobile", "phone", "email")
+    rows = _attach_contacts([row[:width] for row in found], contacts)
+    return [(row, record_of_row(row), names[row[0]]) for row in rows]
 
 
 def _evidence_kinds(codes: Sequence[str]) -> str:
@@ -143,25 +156,24 @@ def likely_duplicates(
     if not ids:
         return []
     stats = stats or MatchStats()
-    scored: list[tuple[float, dict[str, Any], Any]] = []
-    for row in _customer_rows(ids):
-        outcome = compare(record, build_record(role_values(row)), stats)
+    scored: list[tuple[float, Any, Any, dict[str, Any]]] = []
+    for row, candidate, names in _candidates(ids):
+        outcome = compare(record, candidate, stats)
         if outcome.score >= REVIEW:
-            scored.append((outcome.score, row, outcome))
+            scored.append((outcome.score, row, outcome, names))
     if not scored:
         return []
-    scored.sort(key=lambda item: (-item[0], -item[1]["pk"]))
+    scored.sort(key=lambda item: (-item[0], -item[1][0]))
     scored = scored[:limit]
-    visible = set(restrict(Customer.objects.filter(pk__in=[row["pk"] for _s, row, _o in scored]), user)
+    visible = set(restrict(Customer.objects.filter(pk__in=[row[0] for _s, row, _o, _n in scored]), user)
                   .values_list("pk", flat=True)) if user is not None else set()
     language = "en" if (get_language() or "").startswith("en") else "zh"
     warnings = []
-    for score, row, outcome in scored:
-        seen = row["pk"] in visible
-        owner = row["owner__display_name"] or row["owner__username"] or _("公海")
+    for score, row, outcome, names in scored:
+        seen = row[0] in visible
         warnings.append(DuplicateWarning(
-            customer_id=row["pk"], score=score, verdict=outcome.verdict, visible=seen,
-            name=row["name"] if seen else "", owner_name=owner, department_name=row["department__name"] or "",
+            customer_id=row[0], score=score, verdict=outcome.verdict, visible=seen,
+            name=row[2] if seen else "", owner_name=names["owner"] or _("公海"), department_name=names["department"],
             reasons=explain(outcome.reasons, language) if seen else _evidence_kinds(
                 [r.code for r in outcome.reasons if r.weight > 0]),
         ))
