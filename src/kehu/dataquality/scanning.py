@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -243,9 +243,29 @@ def _replace_keys(ids: Sequence[int], hashes: Sequence[Sequence[int]], *, id_ran
     else:
         for start in range(0, len(ids), _IN_CHUNK):
             DedupeKey.objects.filter(customer_id__in=ids[start:start + _IN_CHUNK]).delete()
-    rows = [{"key": h, "customer_id": pk} for pk, record_hashes in zip(ids, hashes, strict=True) for h in record_hashes]
-    fast_insert(DedupeKey, rows)
+    rows = [(h, pk) for pk, record_hashes in zip(ids, hashes, strict=True) for h in record_hashes]
+    _insert_keys(rows)
     return len(rows)
+
+
+def _insert_keys(rows: list[tuple[int, int]]) -> None:
+    """(key hash, customer id) rows, sorted by key so the key index takes a chunk's entries in one
+    ordered pass instead of a random page per key, and as plain integers (no per-value field
+    preparation): a full scan writes ~6.4 keys a customer, ~6.4 million rows at 1M customers."""
+    if not rows:
+        return
+    rows.sort()
+    quote = connection.ops.quote_name
+    table = quote(DedupeKey._meta.db_table)
+    columns = f"({quote('key')}, {quote('customer_id')})"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} {columns} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            for start in range(0, len(rows), 10_000):
+                cursor.executemany(f"INSERT INTO {table} {columns} VALUES (%s, %s)", rows[start:start + 10_000])
 
 
 def customers_rekey(customer_ids: Iterable[int]) -> int:
