@@ -278,3 +278,29 @@ def test_nightly_task_scans_incrementally_and_skips_while_a_scan_runs(archive):
     assert Job.objects.filter(kind=scanning.SCAN_JOB).count() == 3
     running.refresh_from_db()
     assert running.status == Job.Status.RUNNING and running.done == 0
+
+
+_key_index_exists = scanning._key_index_exists
+
+
+def test_a_large_full_scan_rebuilds_the_key_index_once_with_the_same_keys(archive, monkeypatch):
+    scanning.duplicates_scan(full=True)
+    incremental_keys = sorted(DedupeKey.objects.values_list("key", "customer_id"))
+    monkeypatch.setattr(scanning, "KEY_INDEX_DEFER_MIN", 1)
+    dropped_during: list[bool] = []
+    read_all = scanning._read_all
+    monkeypatch.setattr(scanning, "_read_all",
+                        lambda *args: (dropped_during.append(not _key_index_exists()), read_all(*args)))
+    scanning.duplicates_scan(full=True)
+    assert dropped_during == [True] and _key_index_exists()
+    assert sorted(DedupeKey.objects.values_list("key", "customer_id")) == incremental_keys
+
+
+def test_a_scan_restores_a_key_index_a_killed_scan_left_dropped(archive):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(scanning._key_index_sql("drop"))
+    assert not _key_index_exists()
+    scanning.duplicates_scan(full=False)
+    assert _key_index_exists()
