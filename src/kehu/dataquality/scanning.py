@@ -53,7 +53,7 @@ from kehu.dataquality.matching import (
     build_record,
     compare,
 )
-from kehu.dataquality.matching.blocking import MAX_BLOCK
+from kehu.dataquality.matching.blocking import MAX_BLOCK, WEAK_BLOCK, block_cap
 from kehu.dataquality.matching.engine import UnionFind
 from kehu.dataquality.models import (
     DedupeKey,
@@ -121,8 +121,16 @@ def record_of_row(row: CustomerRow) -> MatchRecord:
 
 
 def key_hash(key: str) -> int:
-    """A blocking key as a signed 64-bit integer (what `DedupeKey.key` stores)."""
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+    """A blocking key as a signed 64-bit integer (what `DedupeKey.key` stores). The lowest bit
+    says whether it is an identifier key (phone, e-mail, ID, credit code: the larger block cap),
+    so the scan can block on the hashes alone (`hash_block_cap`)."""
+    value = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+    return (value & ~1) | (block_cap(key) == MAX_BLOCK)
+
+
+def hash_block_cap(value: int) -> int:
+    """`block_cap` of the key a `key_hash` came from."""
+    return MAX_BLOCK if value & 1 else WEAK_BLOCK
 
 
 def record_key_hashes(record: MatchRecord) -> list[int]:
@@ -367,9 +375,10 @@ def _score_positions(span: tuple[int, int]) -> tuple[int, list[tuple[int, int, f
 
 
 def _score_all(records: Sequence[MatchRecord], stats: MatchStats, *, workers: int,
-               progress: Callable[[int], None]) -> tuple[int, list[tuple[int, int, float]]]:
+               progress: Callable[[int], None], index: CandidateIndex | None = None,
+               ) -> tuple[int, list[tuple[int, int, float]]]:
     global _SCORING
-    index = CandidateIndex(records)
+    index = index if index is not None else CandidateIndex(records)
     total = len(records)
     spans = [(start, min(start + CHUNK, total)) for start in range(0, total, CHUNK)]
     compared, found = 0, []
@@ -529,13 +538,16 @@ def _full_scan(progress: Progress, workers: int, now: Any) -> ScanResult:
     if use_pool:  # load the normalisers' lazy dictionaries once, so the forked workers share them
         record_of_row(_WARM_UP_ROW)
     pool = _fork_pool(workers) if use_pool else None
+    # Filled chunk by chunk while the workers build the next records (the main process would
+    # otherwise wait for them), from the key hashes they computed.
+    index = CandidateIndex(())
     try:
         built = map(_unpack, _bounded(pool, _build_chunk_packed, itertools.chain(head, chunks),
                                       workers * WINDOW_PER_WORKER)) \
             if pool is not None else map(_build_chunk, itertools.chain(head, chunks))
         deferred = _key_index_deferred() if total >= KEY_INDEX_DEFER_MIN else contextlib.nullcontext()
         with deferred:
-            _read_all(built, ids, records, result, progress, total)
+            _read_all(built, ids, records, result, progress, total, index)
     finally:
         if pool is not None:
             pool.close()
@@ -544,24 +556,27 @@ def _full_scan(progress: Progress, workers: int, now: Any) -> ScanResult:
         DedupeKey.objects.filter(customer_id__gt=ids[-1]).delete()
     result.customers = len(ids)
     result.seconds["read"] = time.perf_counter() - moment
-    return _score_and_store(result, ids, records, progress, workers, now)
+    return _score_and_store(result, ids, records, progress, workers, now, index)
 
 
 def _read_all(built: Iterable[tuple[list[int], list[MatchRecord], list[list[int]]]], ids: list[int],
-              records: list[MatchRecord], result: ScanResult, progress: Progress, total: int) -> None:
+              records: list[MatchRecord], result: ScanResult, progress: Progress, total: int,
+              index: CandidateIndex) -> None:
     for chunk_ids, chunk_records, hashes in built:
         with transaction.atomic():  # each chunk's keys commit with it: the table is never half empty
             result.keys += _replace_keys(chunk_ids, hashes, id_range=True)
+        index.extend(chunk_records, keys=hashes, cap_of=hash_block_cap)
         ids += chunk_ids
         records += chunk_records
         progress(len(ids), total, "read")
 
 
 def _score_and_store(result: ScanResult, ids: list[int], records: list[MatchRecord], progress: Progress,
-                     workers: int, now: Any) -> ScanResult:
+                     workers: int, now: Any, index: CandidateIndex) -> ScanResult:
     moment = time.perf_counter()
     stats = MatchStats.from_records(records)
-    compared, found = _score_all(records, stats, workers=workers,
+    index.finish(records)
+    compared, found = _score_all(records, stats, workers=workers, index=index,
                                  progress=lambda done: progress(done, len(records), "compare"))
     result.compared = compared
     result.seconds["compare"] = time.perf_counter() - moment

@@ -20,7 +20,7 @@ an indexed table and look up the candidates of a new record with the same functi
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 
 from kehu.dataquality.matching.records import MatchRecord
 
@@ -90,35 +90,58 @@ class CandidateIndex:
     """Blocks of record positions, built once; `pairs()` yields each candidate pair once.
 
     Memory is one list per distinct key plus a flat array of block ids per record, so 1M records
-    with ~10 keys each stay in the hundreds of megabytes."""
+    with ~10 keys each stay in the hundreds of megabytes.
+
+    `CandidateIndex(records)` builds it in one go. A caller that reads records in chunks (the
+    database scan) can instead start from `CandidateIndex(())`, `extend` it chunk by chunk as
+    records arrive — with keys it already computed, e.g. as hashes, and `cap_of` telling each key's
+    block cap — and `finish(records)` once all are in."""
 
     def __init__(self, records: Sequence[MatchRecord], *, max_block: int = MAX_BLOCK, weak_block: int = WEAK_BLOCK,
                  window: int = WINDOW) -> None:
-        self.size = len(records)
+        self.size = 0
         self.window = window
-        ids: dict[str, int] = {}
-        members: list[list[int]] = []
-        caps = bytearray()  # per block: the size above which it is compared in windows
-        blocks_of = array("q")
-        offsets = array("q", [0])
-        for position, record in enumerate(records):
-            for key in blocking_keys(record):
+        self.max_block, self.weak_block = max_block, weak_block
+        self._ids: dict[Hashable, int] = {}
+        self.members: list[list[int]] = []
+        self.caps = bytearray()  # per block: the size above which it is compared in windows
+        self.blocks_of = array("q")
+        self.offsets = array("q", [0])
+        self.oversized = 0
+        self.neighbours: dict[int, set[int]] = {}
+        if records:
+            self.extend(records)
+            self.finish(records)
+
+    def extend(self, records: Sequence[MatchRecord], *, keys: Sequence[Iterable[Hashable]] | None = None,
+               cap_of: Callable[[Hashable], int] | None = None) -> None:
+        """Add the next records (positions continue from the last). `keys[i]`: the blocking keys of
+        `records[i]` in any hashable form (default: `blocking_keys`), `cap_of(key)` their block cap
+        (default: `block_cap`, for string keys)."""
+        ids, members, caps, blocks_of, offsets = self._ids, self.members, self.caps, self.blocks_of, self.offsets
+        if cap_of is None:
+            def cap_of(key: Hashable) -> int:
+                return block_cap(str(key), max_block=self.max_block, weak_block=self.weak_block)
+        for offset, record in enumerate(records):
+            position = self.size + offset
+            for key in (keys[offset] if keys is not None else blocking_keys(record)):
                 block = ids.get(key)
                 if block is None:
                     block = ids[key] = len(members)
                     members.append([])
-                    caps.append(block_cap(key, max_block=max_block, weak_block=weak_block))
+                    caps.append(cap_of(key))
                 members[block].append(position)
                 blocks_of.append(block)
             offsets.append(len(blocks_of))
-        self.members = members
-        self.caps = caps
-        self.blocks_of = blocks_of
-        self.offsets = offsets
-        self.oversized = sum(1 for m, cap in zip(members, caps, strict=True) if len(m) > cap)
-        # Oversized blocks: each record's window of neighbours after sorting by signature.
-        self.neighbours: dict[int, set[int]] = {}
-        for block, cap in zip(members, caps, strict=True):
+        self.size += len(records)
+
+    def finish(self, records: Sequence[MatchRecord]) -> None:
+        """Once every record is in: each record's window of neighbours in the oversized blocks,
+        after sorting them by signature (likely duplicates sort together)."""
+        self._ids = {}  # the key → block map is only needed while extending
+        self.oversized = sum(1 for m, cap in zip(self.members, self.caps, strict=True) if len(m) > cap)
+        window = self.window
+        for block, cap in zip(self.members, self.caps, strict=True):
             if len(block) > cap:
                 ordered = sorted(block, key=lambda p: _signature(records[p]))
                 for index, p in enumerate(ordered):
