@@ -82,3 +82,20 @@ def test_contacts_update_by_mobile_and_undo(admin_user, tmp_path):
     services.import_undo(acting_user=admin_user, batch=batch)
     existing.refresh_from_db()
     assert existing.title == ""
+
+
+def test_flag_policy_flags_a_person_already_a_contact_of_another_customer(admin_user, tmp_path):
+    from kehu.customers.services import customer_create
+
+    known = customer_create(acting_user=admin_user, data={"name": "北京分扬科技有限公司", "city": "北京"})
+    contact_create(acting_user=admin_user, customer=known, data={"name": "张伟", "mobile": "13812345678"})
+    target = CustomerFactory(name="上海远航物流有限公司", external_id="T1")
+    path = write_csv(tmp_path / "f.csv", [
+        ["客户外部编号", "姓名", "手机"], ["T1", "张伟", "138-1234-5678"], ["T1", "李娜", "13987654321"]])
+    # Matched by e-mail only (the rows have none): the flag comes from the duplicate engine.
+    batch = _run(admin_user, path, match_by=["email"], duplicates="flag")
+    assert (batch.created, batch.flagged) == (1, 1)
+    flagged = ImportRowLog.objects.get(batch=batch, action="flagged")
+    assert flagged.row_number == 2
+    assert "其他客户下登记" in flagged.problems[0][1] and f"#{known.pk} 北京分扬科技有限公司" in flagged.problems[0][1]
+    assert Contact.objects.filter(customer=target).count() == 2  # flagged rows are imported too

@@ -1073,19 +1073,21 @@ class ContactImport(CustomerImport):
 
     @staticmethod
     def _flag_likely_duplicate(ctx: CustomerContext, result: RowResult) -> None:
-        """"Import and flag for review": beyond exact keys, the matching engine's likely duplicates
-        (a company name variant, the same person spelt in pinyin) flag the row, with the reasons,
-        masked as on a form for customers the importer may not see."""
-        from kehu.dataquality.duplicates import customer_values, likely_duplicates
+        """As for customers, for the person a contact row describes: flagged when the same person is
+        already known under another customer (as the contact form warns), reasons masked alike."""
+        from kehu.dataquality.duplicates import likely_duplicates
 
-        warnings = likely_duplicates(customer_values(result.obj), user=ctx.acting_user, limit=1)
+        contact = result.obj
+        warnings = likely_duplicates(
+            {"kind": "person", "name": contact.name, "phones": [contact.mobile, contact.phone],
+             "emails": [contact.email]}, user=ctx.acting_user, exclude_id=contact.customer_id, limit=1)
         if not warnings:
             return
         first = warnings[0]
         who = f"#{first.customer_id} {first.name}" if first.visible else _("负责人 %(owner)s 的客户") % {
             "owner": first.owner_name}
         result.action = "flagged"
-        result.problems.append(("", _("可能与已有客户重复（%(who)s）：%(reasons)s") % {
+        result.problems.append(("", _("这个联系人可能已在其他客户下登记（%(who)s）：%(reasons)s") % {
             "who": who, "reasons": first.reasons}))
 
     def _write(self, ctx: CustomerContext, results: list[RowResult]) -> None:
