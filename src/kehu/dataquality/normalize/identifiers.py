@@ -14,6 +14,7 @@ Anything that fails is kept as typed (surrounding whitespace removed) and flagge
 from __future__ import annotations
 
 import datetime
+import operator
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -49,6 +50,7 @@ _SEPARATORS = {ord(c): None for c in " \t\r\n-_.·/"}
 
 CREDIT_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_VALUE = {c: i for i, c in enumerate(CREDIT_CODE_ALPHABET)}
+_CREDIT_CHARS = frozenset(CREDIT_CODE_ALPHABET)
 _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 # Look-alikes people type for digits; offered as a hint only when the result passes the check.
 _LOOKALIKES = str.maketrans({"O": "0", "I": "1", "Z": "2", "S": "5", "V": "U"})
@@ -61,7 +63,10 @@ class CreditCode(Normalized):
 
 def credit_code_check_char(first17: str) -> str:
     """The 18th character for 17 valid characters (GB 32100-2015, 31-radix weighted sum)."""
-    total = sum(_CREDIT_VALUE[c] * w for c, w in zip(first17, _CREDIT_WEIGHTS, strict=True))
+    if len(first17) != 17:
+        raise ValueError(f"a credit code's check character needs 17 characters, got {len(first17)}")
+    # map/operator instead of a generator: this runs for every stored credit code of a duplicate scan.
+    total = sum(map(operator.mul, map(_CREDIT_VALUE.__getitem__, first17), _CREDIT_WEIGHTS))
     return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
 
 
@@ -72,7 +77,7 @@ def normalize_credit_code(raw: str) -> CreditCode:
     code = kept.translate(_CLEAN).translate(_SEPARATORS).upper()
     if len(code) != 18:
         return CreditCode(raw, kept, (), (Problem("credit_code.length", kept),))
-    if any(c not in _CREDIT_VALUE for c in code):
+    if not _CREDIT_CHARS.issuperset(code):
         fixed = code.translate(_LOOKALIKES)
         hint = fixed if all(c in _CREDIT_VALUE for c in fixed) and _credit_ok(fixed) else ""
         return CreditCode(raw, kept, (), (Problem("credit_code.charset", kept, hint),))
