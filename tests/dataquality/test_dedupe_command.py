@@ -135,10 +135,15 @@ def test_columns_override(tmp_path: Path) -> None:
     assert "name=客户姓名, phone=号码" in printed
     assert [row["cluster_id"] for row in _read(tmp_path / "out.csv")] == ["1", "1"]
     assert recognise(["姓名", "手机"], "phone=") == {"name": [0]}  # "role=" switches a role off
+    # The issue's own order, header=role, gives the same result.
+    again = _run(str(source), "--out", str(tmp_path / "again.csv"), "--columns", "客户姓名=name,号码=phone")
+    assert "name=客户姓名, phone=号码" in again
+    assert [row["cluster_id"] for row in _read(tmp_path / "again.csv")] == ["1", "1"]
+    assert recognise(["name", "公司"], "name=company") == {"company": [0]}  # both sides roles: header=role
 
 
 @pytest.mark.parametrize(("columns", "message"), [
-    ("colour=手机", "未知的角色 'colour'"), ("name=不存在", "找不到列 '不存在'"), ("name", "角色=列名"),
+    ("colour=手机", "未知的角色 'colour'"), ("name=不存在", "找不到列 '不存在'"), ("name", "列名=角色"),
     ("name=手机,name=备注", "只能对应一列"),
 ])  # fmt: skip
 def test_bad_columns_are_clear_errors(tmp_path: Path, columns: str, message: str) -> None:

@@ -75,15 +75,20 @@ def role_of(header: str) -> str | None:
 
 
 def parse_overrides(text: str) -> dict[str, list[str]]:
-    """"name=客户姓名,phone=手机1,phone=手机2" -> {"name": ["客户姓名"], "phone": ["手机1", "手机2"]}."""
+    """"客户姓名=name,手机1=phone,手机2=phone" (column=role, as the issue and docs write it) or
+    "name=客户姓名,phone=手机1" (role=column, as `kehu clean` takes it) -> {"name": ["客户姓名"],
+    "phone": ["手机1", "手机2"]}. When both sides are roles, the right one is the role."""
     found: dict[str, list[str]] = {}
     for part in re.split(r"[,，]", text or ""):
         if not part.strip():
             continue
-        role, sep, column = part.partition("=")
-        role = role.strip().lower()
+        left, sep, right = part.partition("=")
         if not sep:
-            raise ColumnError(f"--columns 的每一项应写成 角色=列名，而不是 {part.strip()!r} (expected role=column)")
+            raise ColumnError(f"--columns 的每一项应写成 列名=角色，而不是 {part.strip()!r} (expected column=role)")
+        if right.strip().lower() in ROLES:
+            role, column = right.strip().lower(), left
+        else:
+            role, column = left.strip().lower(), right
         if role not in ROLES:
             raise ColumnError(f"未知的角色 {role!r}，可用：{', '.join(ROLES)} (unknown role)")
         columns = found.setdefault(role, [])

@@ -130,8 +130,8 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, help="output CSV: every input column + cluster_id, match_score")
         parser.add_argument(
             "--columns", action="append", default=[],
-            help=f"column roles, e.g. name=客户姓名,phone=手机1,phone=手机2 (roles: {', '.join(ROLES)}; "
-                 "'role=' switches one off)",
+            help=f"column roles, e.g. 客户姓名=name,手机1=phone,手机2=phone (role=column works too; roles: "
+                 f"{', '.join(ROLES)}; 'role=' switches one off)",
         )  # fmt: skip
         parser.add_argument(
             "--threshold", type=float, default=None,
