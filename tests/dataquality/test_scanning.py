@@ -304,3 +304,15 @@ def test_a_scan_restores_a_key_index_a_killed_scan_left_dropped(archive):
     assert not _key_index_exists()
     scanning.duplicates_scan(full=False)
     assert _key_index_exists()
+
+
+def test_the_scan_reads_the_same_rows_as_the_orm(archive):
+    import datetime as dt
+
+    from kehu.customers.models import Customer
+
+    Customer.objects.filter(pk=Customer.objects.order_by("pk").first().pk).update(birthday=dt.date(1990, 3, 7))
+    raw = [row for chunk in scanning._customer_chunks(chunk=3) for row in chunk]
+    orm = scanning.customer_rows(Customer.objects.values_list("pk", flat=True))
+    assert [scanning.record_of_row(r) for r in raw] == [scanning.record_of_row(r) for r in orm]
+    assert [r[0] for r in raw] == [r[0] for r in orm] and len(raw) == Customer.objects.count()

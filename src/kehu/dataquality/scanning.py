@@ -26,6 +26,7 @@ import datetime as dt
 import gc
 import hashlib
 import itertools
+import json
 import multiprocessing
 import os
 import time
@@ -174,16 +175,32 @@ def _attach_contacts(customers: list[tuple[Any, ...]],
     return [(*row, phones.get(row[0], ()), emails.get(row[0], ())) for row in customers]
 
 
+def _json_list(value: Any) -> Any:
+    # SQLite hands JSON columns back as text, PostgreSQL (jsonb) as Python lists already.
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def _customer_chunks(*, after_id: int = 0, chunk: int | None = None) -> Iterator[list[CustomerRow]]:
-    """Every customer in id order, `chunk` (default CHUNK) at a time, with its contacts' phones and e-mails."""
+    """Every customer in id order, `chunk` (default CHUNK) at a time, with its contacts' phones and
+    e-mails. Plain SQL, not `values_list`: the ORM's per-value converters cost the main process of a
+    1M-customer scan ~13 s while the workers wait for rows (the rows are the same; a test holds them equal)."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(Customer._meta.get_field(c).column) for c in CUSTOMER_COLUMNS)
+    customers_sql = (f"SELECT {columns} FROM {quote(Customer._meta.db_table)} WHERE {quote('id')} > %s "
+                     f"ORDER BY {quote('id')} LIMIT %s")
+    contacts_sql = (f"SELECT customer_id, mobile, phone, email FROM {quote(Contact._meta.db_table)} "
+                    "WHERE customer_id >= %s AND customer_id <= %s")
     last = after_id
     chunk = chunk or CHUNK
     while True:
-        rows = list(Customer.objects.filter(pk__gt=last).order_by("pk").values_list(*CUSTOMER_COLUMNS)[:chunk])
-        if not rows:
-            return
-        contacts = Contact.objects.filter(customer_id__gte=rows[0][0], customer_id__lte=rows[-1][0]).values_list(
-            "customer_id", "mobile", "phone", "email")
+        with connection.cursor() as cursor:
+            cursor.execute(customers_sql, [last, chunk])
+            rows = [(pk, kind, name, _json_list(phones), _json_list(emails), *rest)
+                    for pk, kind, name, phones, emails, *rest in cursor.fetchall()]
+            if not rows:
+                return
+            cursor.execute(contacts_sql, [rows[0][0], rows[-1][0]])
+            contacts = cursor.fetchall()
         yield _attach_contacts(rows, contacts)
         last = rows[-1][0]
 
