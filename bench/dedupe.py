@@ -33,30 +33,12 @@ from typing import Any
 from django.db import connection
 
 from bench.common import BenchData, Log, bench_database, calibration, machine, stderr_log, summarise
+from bench.export import _reset_peak, _status_mb  # the peak-RSS plumbing of every benchmark
 
 TARGET_SCAN_SECONDS_1M = 120.0
 TARGET_CHECK_P95_MS = 20.0
 INCREMENTAL_SHARE = 0.01
 CHINESE_ENTITIES = 2000
-
-
-def _reset_peak() -> bool:
-    """Reset VmHWM so the phase's own peak is measured (Linux; else the process peak is reported)."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-def _status_mb(field: str) -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return None
 
 
 def _children_peak_mb() -> float:
