@@ -169,7 +169,7 @@ def _apply_customer_data(customer: Customer, data: Mapping[str, Any], *, acting_
     if "credit_code" in data:
         customer.credit_code = clean_text(data["credit_code"], max_length=30)
 
-    problems = _normalise_customer(customer, data, creating=creating)
+    problems = normalise_customer(customer, data, creating=creating)
     if customer.kind == CustomerKind.COMPANY and customer.birthday:
         errors.add("birthday", ErrorCode.INVALID, _("企业客户没有生日字段"))
     if customer.kind == CustomerKind.PERSON and customer.credit_code:
@@ -234,15 +234,21 @@ _NORMALISED_CUSTOMER_FIELDS = {"name", "phones", "emails", "province", "city", "
                                "credit_code", "id_number", "website"}
 
 
-def _normalise_customer(customer: Customer, data: Mapping[str, Any], *, creating: bool) -> list[FieldProblem]:
-    """Canonical forms of the given fields (dataquality normalisers); returns their problems."""
+def normalise_customer(
+    customer: Customer, data: Mapping[str, Any], *, creating: bool, aliases: Mapping[str, str] | None = None
+) -> list[FieldProblem]:
+    """Canonical forms of the given fields (dataquality normalisers) set on `customer`; returns their
+    problems. The one cleaning step of every customer write path: the services and the import (which
+    passes the city-alias table it read once, `aliases`, instead of a query per row)."""
     given = set(data) & _NORMALISED_CUSTOMER_FIELDS
     if creating or "kind" in data:
         given.add("name")
     if given & {"province", "city", "district", "address"}:
         given |= {"province", "city", "district", "address"}
     raw = {name: getattr(customer, name) for name in given}
-    cleaned = clean_customer_fields(raw, kind=customer.kind, aliases=city_aliases() if "city" in given else None)
+    if "city" in given and aliases is None:
+        aliases = city_aliases()
+    cleaned = clean_customer_fields(raw, kind=customer.kind, aliases=aliases if "city" in given else None)
     values = cleaned.values
     birthday, gender = values.pop("_id_birthday", None), values.pop("_id_gender", "")
     if data.get("salutation"):  # an explicit salutation wins over one split off the name

@@ -22,14 +22,12 @@ from kehu.core.errors import ErrorCode, FieldError
 from kehu.core.scoping import restrict
 from kehu.dataquality import quality, rules
 from kehu.dataquality.cleaning import (
-    FieldProblem,
     city_aliases,
     clean_contact_fields,
     clean_customer_fields,
     picklist_tables,
 )
 from kehu.dataquality.models import MatchKey, RuleSeverity, RuleType
-from kehu.dataquality.normalize.base import Problem
 from kehu.dataquality.normalize.emails import normalize_emails
 from kehu.dataquality.normalize.identifiers import normalize_credit_code
 from kehu.dataquality.normalize.phones import normalize_phones
@@ -48,8 +46,6 @@ from kehu.imports.engine import (
 _PICKLIST_FIELDS = {"industry": "industry", "level": "level", "stage": "stage", "source": "source"}
 _TEXT_FIELDS = (("short_name", 100), ("website", 200), ("province", 50), ("city", 50), ("district", 50),
                 ("address", 300), ("id_number", 30), ("salutation", 20))
-_NORMALISED = {"name", "phones", "emails", "province", "city", "district", "address", "credit_code", "id_number",
-               "website"}
 # Values people type for the two choice fields, on top of the stored codes.
 _KIND_WORDS = {"company": "company", "企业": "company", "公司": "company", "单位": "company", "organization": "company",
                "person": "person", "个人": "person", "individual": "person"}
@@ -204,6 +200,7 @@ class CustomerImport(ImportKind):
         """Set the cleaned values of `data` on `customer`; returns the field errors (empty: valid)."""
         from kehu.customers.models import CustomerKind, Gender
         from kehu.customers.pinyin import pinyin_forms
+        from kehu.customers.services import normalise_customer
         from kehu.customers.validation import Collector, clean_custom_values, clean_date
 
         errors = Collector()
@@ -244,7 +241,7 @@ class CustomerImport(ImportKind):
         if "credit_code" in data:
             customer.credit_code = _clean_text(data["credit_code"], max_length=30)
 
-        problems = self._normalise(ctx, customer, data, creating=creating)
+        problems = normalise_customer(customer, data, creating=creating, aliases=ctx.aliases)
         if customer.kind == CustomerKind.COMPANY and customer.birthday:
             errors.add("birthday", ErrorCode.INVALID, _("企业客户没有生日字段"))
         if customer.kind == CustomerKind.PERSON and customer.credit_code:
@@ -297,33 +294,6 @@ class CustomerImport(ImportKind):
         if option is None:
             errors.add(name, ErrorCode.UNKNOWN_CHOICE, _("未知的选项：%(value)s") % {"value": value})
         return option
-
-    def _normalise(self, ctx: CustomerContext, customer: Any, data: Mapping[str, Any], *,
-                   creating: bool) -> list[FieldProblem]:
-        given = set(data) & _NORMALISED
-        if creating or "kind" in data:
-            given.add("name")
-        if given & {"province", "city", "district", "address"}:
-            given |= {"province", "city", "district", "address"}
-        raw = {name: getattr(customer, name) for name in given}
-        cleaned = clean_customer_fields(raw, kind=customer.kind, aliases=ctx.aliases if "city" in given else None)
-        values = cleaned.values
-        birthday, gender = values.pop("_id_birthday", None), values.pop("_id_gender", "")
-        if data.get("salutation"):
-            values.pop("salutation", None)
-        elif customer.kind != "person":
-            values["salutation"] = ""
-        for name, value in values.items():
-            setattr(customer, name, value)
-        problems = list(cleaned.problems)
-        if birthday:
-            if customer.birthday is None:
-                customer.birthday = birthday
-            elif customer.birthday != birthday:
-                problems.append(FieldProblem("id_number", Problem("id_number.birthday_mismatch", customer.id_number)))
-        if gender and not customer.gender:
-            customer.gender = gender
-        return problems
 
     def _owner(self, ctx: CustomerContext, customer: Any, data: Mapping[str, Any], *, creating: bool, row: int,
                errors: Any) -> bool:
@@ -458,8 +428,6 @@ class CustomerImport(ImportKind):
                     decision = result.action = "updated" if decision == "updated" else decision
             self._settle(ctx, result, errors, decision=decision, target_row=target_row, keys=keyed[index],
                          row=row)
-            if result.action == "created" and options.duplicates == "flag" and options.mode == "insert":
-                self._flag_likely_duplicate(ctx, result)
             results.append(result)
         self._check_unique(ctx, results)
         if not ctx.dry_run:
@@ -498,6 +466,8 @@ class CustomerImport(ImportKind):
             for key, values in keys.items():
                 for value in values:
                     ctx.pending_match.setdefault((key, value), row)
+            if result.action == "created" and ctx.options.duplicates == "flag" and ctx.options.mode == "insert":
+                self._flag_likely_duplicate(ctx, result)
 
     def _decide(self, ctx: CustomerContext, keyed: Mapping[str, list[str]], hits: Mapping[tuple[str, str], set[int]]
                 ) -> tuple[int | None, int | None, str, tuple[str, str] | None]:
@@ -1063,8 +1033,6 @@ class ContactImport(CustomerImport):
                 result.obj = contact
             self._settle(ctx, result, errors, decision=decision, target_row=target_row, keys=keyed[index],
                          row=row)
-            if result.action == "created" and options.duplicates == "flag" and options.mode == "insert":
-                self._flag_likely_duplicate(ctx, result)
             results.append(result)
         self._check_unique(ctx, results)
         if not ctx.dry_run:
