@@ -4,6 +4,7 @@ pair shows with its reasons, and "不是重复" swaps the row through HTMX. Uses
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -47,3 +48,41 @@ def test_scan_then_dismiss_a_pair(live_server, browser_page):  # noqa: F811
     pair.locator("button:has-text('不是重复')").click()
     expect(page.locator(".dq-pair").first).to_contain_text("已记录，不会再提示")
     assert DistinctPair.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_new_customer_form_warns_live_and_saves_on_confirmation(live_server, browser_page):  # noqa: F811
+    """Typing another team's customer's mobile shows the masked warning as soon as the field
+    changes; saving shows it again; "不是重复，仍然保存" saves."""
+    from playwright.sync_api import expect
+
+    from kehu.accounts.services import roles_ensure_defaults
+    from kehu.customers.models import Customer
+    from kehu.customers.services import customer_create
+    from tests.factories import DepartmentFactory, UserFactory
+
+    roles_ensure_defaults()
+    other = UserFactory(display_name="王销售", department=DepartmentFactory(name="北京一部"))
+    customer_create(acting_user=other, data={"kind": "company", "name": "北京分扬科技有限公司",
+                                             "phones": ["13812345678"]})
+    rep = UserFactory(username="rep")
+    page = browser_page
+    base = live_server.url
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", rep.username)
+    page.fill("#id_password", "pass-word-123")
+    page.click("button[type=submit]")
+
+    page.goto(f"{base}/customers/new/")
+    page.fill("input[name=name]", "分扬科技")
+    page.fill("input[name=phones]", "138 1234 5678")
+    page.locator("input[name=phones]").dispatch_event("change")
+    live = page.locator("#duplicate-live [data-testid=duplicate-warnings]")
+    expect(live).to_contain_text("负责人 王销售（北京一部）")
+    expect(live).not_to_contain_text("北京分扬科技有限公司")  # another team's customer: masked
+    page.click("button.btn-primary[type=submit]")
+    warning = page.locator("[data-testid=duplicate-warnings]").first
+    expect(warning).to_contain_text("可能与已有客户重复")
+    warning.locator("button[name=confirm_duplicates]").click()
+    expect(page).to_have_url(re.compile(r"/customers/\d+/$"))
+    assert page.url.endswith(f"/customers/{Customer.objects.get(name='分扬科技').pk}/")
