@@ -41,6 +41,7 @@ from kehu.customers.validation import (
 )
 from kehu.dataquality import duplicates, quality, rules
 from kehu.dataquality.cleaning import FieldProblem, city_aliases, clean_contact_fields, clean_customer_fields
+from kehu.dataquality.contact_duplicates import contact_duplicates_refresh
 from kehu.dataquality.normalize.base import Problem
 
 CUSTOMER_FIELDS = [
@@ -534,6 +535,7 @@ def contact_create(*, acting_user: User, customer: Customer, data: Mapping[str, 
     )
     search.index_contact(contact)
     quality.customer_quality_refresh(customer)
+    contact_duplicates_refresh([customer.pk])
     return contact
 
 
@@ -560,6 +562,7 @@ def contact_update(
     audit.record_event(actor=acting_user, action="update", obj=locked, customer_id=locked.customer_id, changes=changes)
     search.index_contact(locked)
     quality.customer_quality_refresh(locked.customer)
+    contact_duplicates_refresh([locked.customer_id])
     return locked
 
 
@@ -578,6 +581,7 @@ def contact_delete(*, acting_user: User, contact: Contact) -> None:
     customer = locked.customer
     locked.delete()
     quality.customer_quality_refresh(customer)
+    contact_duplicates_refresh([customer.pk])
 
 
 # Notes ----------------------------------------------------------------------------------------

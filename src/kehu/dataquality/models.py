@@ -355,3 +355,91 @@ class DedupeScan(models.Model):
 
     def __str__(self) -> str:
         return f"dedupe scan {self.last_scan_at}"
+
+
+# Contacts: duplicates within one customer, their merge and its undo ------------------------------
+
+
+class ContactDuplicatePair(models.Model):
+    """Two contacts of one customer that are likely the same person (张伟 entered twice, once with
+    the mobile and once with the e-mail). Found by `contact_duplicates.contact_duplicates_refresh`
+    whenever the customer's contacts change and by the archive scan. Plain ids like
+    `DuplicatePair`: the merge deletes one contact and the pair must outlive it as "merged"."""
+
+    customer_id = models.BigIntegerField(db_index=True)
+    low_id = models.BigIntegerField()
+    high_id = models.BigIntegerField(db_index=True)
+    score = models.FloatField()
+    verdict = models.CharField(max_length=10)  # certain | review
+    reasons = models.JSONField(default=list)  # [[code, [args], weight], ...], strongest first
+    status = models.CharField(max_length=10, choices=DuplicateStatus.choices, default=DuplicateStatus.OPEN)
+    found_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["low_id", "high_id"], name="contact_pair_unique")]
+        indexes = [models.Index(fields=["status", "-score"], name="contact_pair_status_score")]
+        verbose_name = _("疑似重复联系人")
+        verbose_name_plural = _("疑似重复联系人")
+
+    def __str__(self) -> str:
+        return f"contact {self.low_id} ~ {self.high_id} ({self.score:.1f})"
+
+
+class DistinctContactPair(models.Model):
+    """Two contacts a user said are different people; never suggested again."""
+
+    low_id = models.BigIntegerField()
+    high_id = models.BigIntegerField(db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["low_id", "high_id"], name="distinct_contact_pair_unique")]
+        verbose_name = _("非重复联系人对")
+        verbose_name_plural = _("非重复联系人对")
+
+    def __str__(self) -> str:
+        return f"contact {self.low_id} ≠ {self.high_id}"
+
+
+class ContactMerge(models.Model):
+    """One merge of duplicate contacts of a customer into a surviving contact, with what the undo
+    needs: every column of each contact before, the survivor's after, and each related row that was
+    re-pointed (`merging.registry.contact_registry`)."""
+
+    customer_id = models.BigIntegerField(_("客户"), db_index=True)
+    survivor_id = models.BigIntegerField(_("保留的联系人"), db_index=True)
+    merged_ids = models.JSONField(_("被合并的联系人"), default=list)
+    created_at = models.DateTimeField(_("合并时间"), default=timezone.now, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    snapshot = models.JSONField(default=dict)
+    undone_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("联系人合并")
+        verbose_name_plural = _("联系人合并")
+
+    def __str__(self) -> str:
+        return f"contact merge#{self.pk} {self.merged_ids} → {self.survivor_id}"
+
+
+class MergedContactId(models.Model):
+    """A contact id a standing merge absorbed, so old links resolve to the surviving contact."""
+
+    contact_id = models.BigIntegerField(unique=True)
+    merge = models.ForeignKey(ContactMerge, on_delete=models.CASCADE, related_name="absorbed")
+
+    def __str__(self) -> str:
+        return f"contact {self.contact_id} → merge#{self.merge_id}"

@@ -18,7 +18,7 @@ from django.utils.translation import get_language
 from kehu.core.scoping import restrict
 from kehu.customers.models import Customer
 from kehu.dataquality.matching import Reason, describe
-from kehu.dataquality.models import DedupeScan, DuplicatePair, DuplicateStatus
+from kehu.dataquality.models import ContactDuplicatePair, DedupeScan, DuplicatePair, DuplicateStatus
 
 VERDICTS = ("certain", "review")
 
@@ -142,3 +142,96 @@ def duplicate_counts(*, user: Any) -> dict[str, int]:
 
 def scan_status() -> DedupeScan | None:
     return DedupeScan.objects.filter(pk=1).first()
+
+
+# Duplicate contacts within one customer -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PairContact:
+    id: int
+    name: str
+    title: str
+    mobile: str
+    email: str
+    is_primary: bool
+
+
+@dataclass(frozen=True)
+class ContactPairView:
+    """A pair of likely duplicate contacts with their customer. Contacts' numbers are shown as
+    stored: whoever sees the customer sees its contacts."""
+
+    pair: ContactDuplicatePair
+    customer: PairCustomer
+    a: PairContact
+    b: PairContact
+    reasons: list[tuple[str, float]]
+
+    @property
+    def id(self) -> int:
+        return self.pair.pk
+
+    @property
+    def text(self) -> str:
+        separator = "; " if _language() == "en" else "；"
+        return separator.join(phrase for phrase, _weight in self.reasons)
+
+
+def contact_pairs(*, user: Any, verdict: str | None = None, status: str | None = DuplicateStatus.OPEN,
+                  customer_id: int | None = None) -> QuerySet[ContactDuplicatePair]:
+    """The contact pairs of customers `user` may see, strongest first."""
+    visible = restrict(Customer.objects.all(), user).values("pk")
+    pairs = ContactDuplicatePair.objects.filter(customer_id__in=visible)
+    if customer_id is not None:
+        pairs = pairs.filter(customer_id=customer_id)
+    if status:
+        pairs = pairs.filter(status=status)
+    if verdict:
+        pairs = pairs.filter(verdict=verdict)
+    return pairs.select_related("decided_by").order_by("-score", "customer_id", "low_id", "high_id")
+
+
+def contact_pair_views(pairs: Sequence[ContactDuplicatePair]) -> list[ContactPairView]:
+    """Views of the pairs; a merged pair's vanished contact is shown by the name it had."""
+    from kehu.customers.models import Contact
+    from kehu.dataquality.models import ContactMerge
+
+    customers = _customers({pair.customer_id for pair in pairs})
+    ids = {pk for pair in pairs for pk in (pair.low_id, pair.high_id)}
+    contacts = {row[0]: PairContact(*row) for row in Contact.objects.filter(pk__in=ids).values_list(
+        "pk", "name", "title", "mobile", "email", "is_primary")}
+    missing = ids - set(contacts)
+    if missing:
+        for merge in ContactMerge.objects.filter(customer_id__in={p.customer_id for p in pairs}):
+            for pk, row in merge.snapshot.get("contacts", {}).items():
+                if int(pk) in missing:
+                    contacts.setdefault(int(pk), PairContact(int(pk), row.get("name") or "", row.get("title") or "",
+                                                             row.get("mobile") or "", row.get("email") or "",
+                                                             bool(row.get("is_primary"))))
+    language = _language()
+    return [ContactPairView(pair, customers[pair.customer_id], contacts[pair.low_id], contacts[pair.high_id],
+                            reason_phrases(pair.reasons, language))
+            for pair in pairs
+            if pair.customer_id in customers and pair.low_id in contacts and pair.high_id in contacts]
+
+
+def contact_pairs_page(*, user: Any, verdict: str | None = None, status: str | None = DuplicateStatus.OPEN,
+                       customer_id: int | None = None, offset: int = 0,
+                       limit: int = 50) -> tuple[list[ContactPairView], bool]:
+    pairs = list(contact_pairs(user=user, verdict=verdict, status=status, customer_id=customer_id)
+                 [offset:offset + limit + 1])
+    return contact_pair_views(pairs[:limit]), len(pairs) > limit
+
+
+def contact_pair_get(*, user: Any, pair_id: int) -> ContactPairView | None:
+    pair = contact_pairs(user=user, status=None).filter(pk=pair_id).first()
+    if pair is None:
+        return None
+    views = contact_pair_views([pair])
+    return views[0] if views else None
+
+
+def contact_pair_counts(*, user: Any) -> dict[str, int]:
+    counts = dict(contact_pairs(user=user).order_by().values_list("verdict").annotate(n=Count("id")))
+    return {verdict: int(counts.get(verdict, 0)) for verdict in VERDICTS}

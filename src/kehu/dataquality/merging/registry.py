@@ -46,7 +46,10 @@ class RelatedKind:
 
 
 class RelatedRegistry:
-    def __init__(self) -> None:
+    """The tables pointing at one model (`target`, "app_label.Model"): customers, or contacts."""
+
+    def __init__(self, target: str = "customers.Customer") -> None:
+        self.target = target
         self._kinds: dict[str, RelatedKind] = {}
 
     def register(
@@ -77,14 +80,15 @@ class RelatedRegistry:
         return seen
 
     def unregistered(self) -> list[str]:
-        """`app.Model.field` of every foreign key to Customer that no kind covers (tags excepted:
-        the merge handles the customer's own tag set)."""
-        from kehu.customers.models import Customer
+        """`app.Model.field` of every foreign key to the target that no kind covers (a customer's
+        tags excepted: the merge handles the customer's own tag set)."""
+        from django.apps import apps
 
+        target = apps.get_model(self.target)
         covered = {(kind.model, kind.fk_field) for kind in self._kinds.values()}
-        tags_through = Customer.tags.through
+        tags_through = getattr(getattr(target, "tags", None), "through", None)
         missing = []
-        for relation in Customer._meta.get_fields(include_hidden=True):
+        for relation in target._meta.get_fields(include_hidden=True):
             if not (relation.is_relation and relation.auto_created and not relation.concrete):
                 continue
             model = relation.related_model
@@ -96,6 +100,9 @@ class RelatedRegistry:
 
 
 related_registry = RelatedRegistry()
+# The tables pointing at contacts (follow-ups, opportunity contacts ... as later apps add them): a
+# contact merge re-points them to the surviving contact and its undo puts them back, the same way.
+contact_registry = RelatedRegistry("customers.Contact")
 
 # Called inside the merge's (or unmerge's) transaction with the CustomerMerge, after every row is
 # in place: e.g. the duplicate review queue closes or reopens its pairs of the customers involved.
@@ -125,6 +132,14 @@ def register_related(
     return related_registry.register(model, fk_field, label=label, derived=derived, rebuild=rebuild)
 
 
+def register_contact_related(
+    model: type[Model], fk_field: str = "contact", *, label: Any, derived: bool = False,
+) -> RelatedKind:
+    """A table pointing at contacts. Derived kinds are recomputed through the customer's rebuilds
+    (the contact's search postings, match keys and quality issues belong to its customer's)."""
+    return contact_registry.register(model, fk_field, label=label, derived=derived)
+
+
 def rebuild_search(customers: Sequence[Any]) -> None:
     from kehu.customers import search
 
@@ -149,6 +164,9 @@ def register_builtin() -> None:
     from kehu.dataquality.models import DedupeKey, MatchKey, QualityIssue
 
     register_related(Contact, "customer", label=_("联系人"))
+    register_contact_related(SearchToken, label=_("搜索索引"), derived=True)
+    register_contact_related(MatchKey, label=_("查重键"), derived=True)
+    register_contact_related(QualityIssue, label=_("数据问题"), derived=True)
     register_related(Note, "customer", label=_("备注"))
     register_related(SearchToken, "customer", label=_("搜索索引"), derived=True, rebuild=rebuild_search)
     register_related(MatchKey, "customer", label=_("查重键"), derived=True, rebuild=rebuild_quality)
