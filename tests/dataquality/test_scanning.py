@@ -316,3 +316,24 @@ def test_the_scan_reads_the_same_rows_as_the_orm(archive):
     orm = scanning.customer_rows(Customer.objects.values_list("pk", flat=True))
     assert [scanning.record_of_row(r) for r in raw] == [scanning.record_of_row(r) for r in orm]
     assert [r[0] for r in raw] == [r[0] for r in orm] and len(raw) == Customer.objects.count()
+
+
+def test_the_scan_also_finds_duplicate_contacts_within_a_customer(archive):
+    from kehu.dataquality.models import ContactDuplicatePair
+
+    # Written behind the services' back (as a bulk import or another tool would): only the scan sees them.
+    first = ContactFactory(customer=archive["fenyang"], name="孙丽", mobile="13911112222")
+    second = ContactFactory(customer=archive["fenyang"], name="孙女士", mobile="139-1111-2222")
+    ContactFactory(customer=archive["fenyang"], name="周杰")
+    result = scanning.duplicates_scan(full=True, workers=1)
+    assert result.contact_customers == 1  # only 分扬 has two or more contacts
+    pairs = list(ContactDuplicatePair.objects.values_list("customer_id", "low_id", "high_id", "verdict"))
+    assert pairs == [(archive["fenyang"].pk, first.pk, second.pk, "certain")]
+    assert result.as_dict()["contact_pairs"] == 1
+
+    # An incremental scan revisits only customers whose contacts changed, and drops what no longer matches.
+    Contact = type(second)
+    Contact.objects.filter(pk=second.pk).update(mobile="13700009999", name="钱七", updated_at=timezone.now())
+    result = scanning.duplicates_scan(full=False, workers=1)
+    assert result.contact_customers == 1
+    assert ContactDuplicatePair.objects.count() == 0

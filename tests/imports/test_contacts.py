@@ -99,3 +99,20 @@ def test_flag_policy_flags_a_person_already_a_contact_of_another_customer(admin_
     assert flagged.row_number == 2
     assert "其他客户下登记" in flagged.problems[0][1] and f"#{known.pk} 北京分扬科技有限公司" in flagged.problems[0][1]
     assert Contact.objects.filter(customer=target).count() == 2  # flagged rows are imported too
+
+
+def test_flag_policy_flags_the_same_person_entered_again_under_the_same_customer(admin_user, tmp_path):
+    from kehu.dataquality.models import ContactDuplicatePair
+
+    target = CustomerFactory(name="上海远航物流有限公司", external_id="T1")
+    known = contact_create(acting_user=admin_user, customer=target, data={"name": "张伟", "mobile": "13812345678"})
+    path = write_csv(tmp_path / "f.csv", [["客户外部编号", "姓名", "手机"], ["T1", "张先生", "138-1234-5678"]])
+    batch = _run(admin_user, path, match_by=["email"], duplicates="flag")
+    assert (batch.created, batch.flagged) == (0, 1)
+    flagged = ImportRowLog.objects.get(batch=batch, action="flagged")
+    assert f"已有的联系人“张伟”（#{known.pk}）" in flagged.problems[0][1] and "138****5678" in flagged.problems[0][1]
+    # The imported row is in the review queue as a pair with the known contact, and leaves it on undo.
+    pair = ContactDuplicatePair.objects.get()
+    assert (pair.customer_id, pair.low_id, pair.high_id) == (target.pk, known.pk, flagged.object_id)
+    services.import_undo(acting_user=admin_user, batch=batch)
+    assert not ContactDuplicatePair.objects.exists()

@@ -27,6 +27,7 @@ from kehu.dataquality.cleaning import (
     clean_customer_fields,
     picklist_tables,
 )
+from kehu.dataquality.contact_duplicates import contact_duplicates_refresh
 from kehu.dataquality.models import MatchKey, RuleSeverity, RuleType
 from kehu.dataquality.normalize.emails import normalize_emails
 from kehu.dataquality.normalize.identifiers import normalize_credit_code
@@ -1043,9 +1044,21 @@ class ContactImport(CustomerImport):
     def _flag_likely_duplicate(ctx: CustomerContext, result: RowResult) -> None:
         """As for customers, for the person a contact row describes: flagged when the same person is
         already known under another customer (as the contact form warns), reasons masked alike."""
+        from kehu.dataquality.contact_duplicates import likely_contact_duplicates
         from kehu.dataquality.duplicates import likely_duplicates
 
         contact = result.obj
+        same_customer = likely_contact_duplicates(
+            contact.customer_id, {"name": contact.name, "mobile": contact.mobile, "phone": contact.phone,
+                                  "email": contact.email, "birthday": contact.birthday},
+            exclude_id=contact.pk, limit=1)
+        if same_customer:
+            twin = same_customer[0]
+            result.action = "flagged"
+            message = _("这个联系人可能与本客户已有的联系人“%(name)s”（#%(id)s）是同一人：%(reasons)s")
+            result.problems.append(("", message % {"name": twin.name, "id": twin.contact_id,
+                                                   "reasons": twin.reasons}))
+            return
         warnings = likely_duplicates(
             {"kind": "person", "name": contact.name, "phones": [contact.mobile, contact.phone],
              "emails": [contact.email]}, user=ctx.acting_user, exclude_id=contact.customer_id, limit=1)
@@ -1094,6 +1107,7 @@ class ContactImport(CustomerImport):
             # As contact_create: the customer's quality (contacts count, their numbers) is refreshed.
             quality.customers_quality_refresh(list(customers.values()), settings=ctx.quality_settings,
                                               unique_rules=ctx.warning_unique_rules, now=now)
+            contact_duplicates_refresh(list(customers))
 
     def undo(self, *, acting_user: Any, logs: Sequence[Any]) -> None:
         from kehu.customers.models import Contact, SearchToken
@@ -1126,6 +1140,7 @@ class ContactImport(CustomerImport):
             insert_search_tokens([], restored)
         if customers:
             quality.customers_quality_refresh([c for c in customers.values()])
+            contact_duplicates_refresh(list(customers))
 
     def undo_blockers(self, logs: Sequence[Any]) -> list[tuple[int, str]]:
         return []
