@@ -510,3 +510,7 @@ def duplicate_scan_detail(request: HttpRequest, job_id: int):  # type: ignore[no
     if job is None or job.kind != scanning.SCAN_JOB:
         raise NotFound(_("任务不存在"))
     return _scan_out(job)
+
+
+# Duplicate contacts within one customer: their endpoints live in contact_api (on this router).
+from kehu.dataquality import contact_api  # noqa: E402,F401 - registers the contact endpoints

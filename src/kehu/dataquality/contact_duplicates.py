@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from kehu.core.errors import ErrorCode, FieldError, NotFound, ValidationFailed
+from kehu.core.errors import ErrorCode, FieldError, NotFound, ValidationFailed, VersionConflict
 from kehu.core.scoping import restrict
 from kehu.dataquality.matching import REVIEW, MatchRecord, MatchStats, Reason, build_record, candidate_pairs, compare
 from kehu.dataquality.matching.reasons import explain
@@ -301,6 +301,8 @@ def contact_pair_dismiss(*, acting_user: Any, pair_id: int) -> ContactDuplicateP
     pair = ContactDuplicatePair.objects.filter(pk=pair_id).first()
     if pair is None:
         raise NotFound(_("疑似重复记录不存在"))
+    if pair.status == DuplicateStatus.MERGED:
+        raise VersionConflict(_("这两个联系人已经合并，请刷新"))
     contact_pair_mark_distinct(acting_user=acting_user, a_id=pair.low_id, b_id=pair.high_id)
     pair.refresh_from_db()
     return pair
