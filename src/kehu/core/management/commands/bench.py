@@ -12,11 +12,11 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-BENCHMARKS = ("search", "list", "normalize", "export", "import", "dedupe")
+BENCHMARKS = ("search", "list", "normalize", "export", "import", "dedupe", "dedupe_contacts")
 
 
 class Command(BaseCommand):
-    help = "性能基准：search、list、normalize、export、import、dedupe（查重），生成数据并测量"
+    help = "性能基准：search、list、normalize、export、import、dedupe（查重）、dedupe_contacts（联系人查重）"
     requires_system_checks: list[str] = []
     requires_migrations_checks = False
 
