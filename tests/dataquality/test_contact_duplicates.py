@@ -73,7 +73,8 @@ def record(**values: Any) -> Any:
 
 
 def test_same_mobile_and_surname_is_certain_and_says_why() -> None:
-    scored = score_contacts(record(name="张伟", mobile="13812345678"), record(name="张先生", mobile="+86 138 1234 5678"))
+    scored = score_contacts(record(name="张伟", mobile="13812345678"),
+                            record(name="张先生", mobile="+86 138 1234 5678"))
     assert scored.verdict == "certain"
     codes = [r.code for r in scored.reasons]
     assert codes[0] == "phone.same_mobile" and "contact.same_customer" in codes

@@ -19,6 +19,12 @@ OBJECT_LABELS = {"customer": "客户", "contact": "联系人"}
 def _merge_title(event: AuditEvent) -> str:
     """Merge, unmerge and "not a duplicate" events name the other records (kept in `_` changes)."""
     marks = {c["field"]: c["new"] for c in event.changes if str(c.get("field", "")).startswith("_")}
+    if event.object_type == "contact":  # duplicate contacts within the customer (dataquality.merging.contacts)
+        if event.action == "merge":
+            return _("合并了重复联系人 %(names)s") % {"names": "、".join(marks.get("_merged") or [])}
+        if event.action == "not_duplicate":
+            return _("标记与联系人 %(names)s 不是同一人") % {"names": "、".join(marks.get("_other") or [])}
+        return _("撤销联系人合并，恢复了联系人 %(names)s") % {"names": "、".join(marks.get("_restored") or [])}
     if event.action == "merge":
         return _("合并了重复客户 %(names)s") % {"names": "、".join(marks.get("_merged") or [])}
     if event.action == "not_duplicate":

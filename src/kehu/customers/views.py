@@ -40,6 +40,7 @@ from kehu.customers.forms import (
 from kehu.customers.models import CustomFieldTarget, PicklistKind
 from kehu.customers.search import search
 from kehu.dataquality import selectors as quality_selectors
+from kehu.dataquality.contact_duplicates import likely_contact_duplicates
 from kehu.dataquality.duplicates import customer_values, duplicates_blocked, likely_duplicates
 from kehu.dataquality.merging.selectors import visible_survivor_for
 
@@ -471,6 +472,7 @@ def _contacts_section(request: HttpRequest, customer_id: int) -> HttpResponse:
 def contact_create(request: HttpRequest, pk: int) -> HttpResponse:
     customer = selectors.customer_get(user=request.user, customer_id=pk)
     duplicates: list[Any] = []
+    same_customer: list[Any] = []
     if request.method == "POST":
         form = _contact_form(request, data=request.POST)
         if form.is_valid():
@@ -480,7 +482,9 @@ def contact_create(request: HttpRequest, pk: int) -> HttpResponse:
                 duplicates = likely_duplicates(
                     {"kind": "person", "name": data.get("name", ""), "phones": [data.get("mobile"), data.get("phone")],
                      "emails": [data.get("email")]}, user=request.user, exclude_id=customer.pk)
-            if not duplicates:
+                # Or already a contact of this very customer, entered again under another name or number.
+                same_customer = likely_contact_duplicates(customer.pk, data)
+            if not duplicates and not same_customer:
                 try:
                     services.contact_create(acting_user=request.user, customer=customer, data=data)
                 except ValidationFailed as exc:
@@ -491,7 +495,7 @@ def contact_create(request: HttpRequest, pk: int) -> HttpResponse:
         form = _contact_form(request)
     return render(request, "customers/partials/contact_form.html",
                   {"form": form, "customer": customer, "contact": None, "duplicates": duplicates,
-                   "for_contact": True})
+                   "for_contact": True, "contact_duplicates": same_customer})
 
 
 @login_required

@@ -39,3 +39,15 @@ urlpatterns += [
     path("duplicates/scan/", views.duplicates_scan_start, name="duplicates_scan_start"),
     path("duplicates/scan/<int:pk>/", views.duplicates_scan_progress, name="duplicates_scan_progress"),
 ]
+
+# Duplicate contacts within one customer (kehu.dataquality.contact_duplicates, merging.contacts)
+from kehu.dataquality import contact_views  # noqa: E402 - this section's own import
+
+urlpatterns += [
+    path("duplicates/contacts/", contact_views.contact_duplicates_queue, name="contact_duplicates"),
+    path("duplicates/contacts/<int:pk>/dismiss/", contact_views.contact_pair_dismiss, name="contact_pair_dismiss"),
+    path("contacts/merge/", contact_views.contact_merge_compare, name="contact_merge_compare"),
+    path("contacts/not-duplicate/", contact_views.contact_not_duplicate, name="contact_not_duplicate"),
+    path("contact-merges/<int:pk>/", contact_views.contact_merge_record, name="contact_merge_record"),
+    path("contact-merges/<int:pk>/undo/", contact_views.contact_merge_undo, name="contact_merge_undo"),
+]
