@@ -152,6 +152,7 @@ class QualityIssue(models.Model):
         indexes = [
             models.Index(fields=["code", "customer"], name="quality_issue_code_customer"),
             models.Index(fields=["customer"], name="quality_issue_customer"),
+            models.Index(fields=["contact"], name="quality_issue_contact", condition=models.Q(contact__isnull=False)),
         ]
         verbose_name = _("数据问题")
         verbose_name_plural = _("数据问题")
@@ -191,6 +192,8 @@ class MatchKey(models.Model):
         indexes = [
             models.Index(fields=["kind", "value"], name="match_key_kind_value"),
             models.Index(fields=["customer"], name="match_key_customer"),
+            # Deleting or merging a contact removes its rows: without this, a scan of every key.
+            models.Index(fields=["contact"], name="match_key_contact", condition=models.Q(contact__isnull=False)),
         ]
 
     def __str__(self) -> str:
