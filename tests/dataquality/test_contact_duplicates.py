@@ -304,3 +304,54 @@ def test_only_the_author_a_manager_or_an_admin_may_undo(rep, company, twins) -> 
     Customer.objects.filter(pk=company.pk).update(owner=colleague)
     with pytest.raises(PermissionDenied):
         contact_merge_undo(acting_user=colleague, merge_id=merge.pk)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_simultaneous_merges_of_one_contact_do_not_both_succeed() -> None:
+    """Two threads merge the same contact into different survivors at once (see the customer
+    version in test_merge.py for why the loser retries on "locked"): exactly one merge succeeds,
+    the other is told the contact was merged already."""
+    import threading
+
+    from django.db import OperationalError, connection
+
+    from tests.factories import ContactFactory, CustomerFactory
+
+    rep = UserFactory()
+    customer = CustomerFactory(owner=rep)
+    shared = ContactFactory(customer=customer, name="张伟")
+    survivors = [ContactFactory(customer=customer, name=f"张伟{i}") for i in range(2)]
+    start = threading.Barrier(2)
+    finished = threading.Event()
+    outcomes: list[str] = []
+
+    def merge_into(survivor: Contact) -> None:
+        start.wait(timeout=10)
+        try:
+            for _attempt in range(3):
+                try:
+                    contacts_merge(acting_user=rep, survivor_id=survivor.pk, merged_ids=[shared.pk],
+                                   expected_versions={shared.pk: shared.version})
+                    outcomes.append("merged")
+                    return
+                except OperationalError as exc:
+                    if "locked" not in str(exc):
+                        raise
+                    finished.wait(timeout=30)
+            outcomes.append("still locked")
+        except Exception as exc:  # noqa: BLE001 - the assertion below names what went wrong
+            outcomes.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            finished.set()
+            connection.close()
+
+    threads = [threading.Thread(target=merge_into, args=(s,)) for s in survivors]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(outcomes) == 2 and "merged" in outcomes, outcomes
+    loser = [o for o in outcomes if o != "merged"][0]
+    assert loser.startswith(f"VersionConflict: 联系人 #{shared.pk} 已被合并"), outcomes
+    assert ContactMerge.objects.count() == 1
+    assert not Contact.objects.filter(pk=shared.pk).exists()
