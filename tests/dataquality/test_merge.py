@@ -100,6 +100,11 @@ def pair(rep, admin_user):  # type: ignore[no-untyped-def]
         for name, mobile in people.items():
             customer_services.contact_create(acting_user=rep, customer=customer, data={"name": name, "mobile": mobile})
         customer_services.note_create(acting_user=rep, customer=customer, body=f"{customer.name} 的备注")
+    # A deal of the newer record, with one of its contacts: a kind a later app registered.
+    from kehu.sales.services import opportunity_create
+
+    opportunity_create(acting_user=rep, data={"name": "年度采购", "customer": newer.pk, "amount": "5万",
+                                              "contacts": [Contact.objects.get(customer=newer, name="李娜").pk]})
     # The nightly check and reindex have run since (a save re-checks only the record saved, a note
     # moves updated_at without reindexing), and an issue someone is working on must come back with
     # its assignee.

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "kehu.customers",
     "kehu.dataquality",
     "kehu.imports",
+    "kehu.sales",
 ]
 
 MIDDLEWARE = [

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, ProtectedError, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -395,7 +395,13 @@ def customer_delete(*, acting_user: User, customer: Customer) -> None:
         customer_id=locked.pk,
         changes=audit.diff_values(_snapshot(locked, CUSTOMER_FIELDS), {}, CUSTOMER_FIELDS),
     )
-    locked.delete()
+    try:
+        locked.delete()
+    except ProtectedError as exc:  # business records of later apps (deals, contracts) keep it
+        kinds = sorted({str(obj._meta.verbose_name) for obj in exc.protected_objects})
+        raise ValidationFailed([_field_error("customer", ErrorCode.INVALID,
+                                             _("该客户还有%(kinds)s，不能删除；请先处理或转移它们")
+                                             % {"kinds": "、".join(kinds)})]) from exc
 
 
 @transaction.atomic

@@ -95,6 +95,10 @@ class RelatedRegistry:
             field_name = relation.field.name  # type: ignore[union-attr]
             if model is tags_through or (model, field_name) in covered:
                 continue
+            through = getattr(relation, "through", None)  # a many-to-many: its through table is what moves
+            if relation.many_to_many and (through is tags_through or any(
+                    kind_model is through for kind_model, _field in covered)):
+                continue
             missing.append(f"{model._meta.label}.{field_name}")  # type: ignore[union-attr]
         return sorted(missing)
 
