@@ -262,25 +262,31 @@ def _bounded(pool: Any, function: Callable[[Any], Any], items: Iterable[Any], wi
 # Storing keys -----------------------------------------------------------------------------------
 
 
-def _replace_keys(ids: Sequence[int], hashes: Sequence[Sequence[int]], *, id_range: bool) -> int:
-    """Replace the stored keys of `ids` (for a contiguous chunk of a full scan, by id range)."""
+def _replace_keys(ids: Sequence[int], hashes: Sequence[Sequence[int]], *, id_range: bool,
+                  key_index: bool = True) -> int:
+    """Replace the stored keys of `ids` (for a contiguous chunk of a full scan, by id range).
+    `key_index`: whether the key index is in place (see `_insert_keys`)."""
     if id_range and ids:
         DedupeKey.objects.filter(customer_id__gte=ids[0], customer_id__lte=ids[-1]).delete()
     else:
         for start in range(0, len(ids), _IN_CHUNK):
             DedupeKey.objects.filter(customer_id__in=ids[start:start + _IN_CHUNK]).delete()
     rows = [(h, pk) for pk, record_hashes in zip(ids, hashes, strict=True) for h in record_hashes]
-    _insert_keys(rows)
+    _insert_keys(rows, key_order=key_index)
     return len(rows)
 
 
-def _insert_keys(rows: list[tuple[int, int]]) -> None:
-    """(key hash, customer id) rows, sorted by key so the key index takes a chunk's entries in one
-    ordered pass instead of a random page per key, and as plain integers (no per-value field
-    preparation): a full scan writes ~6.4 keys a customer, ~6.4 million rows at 1M customers."""
+def _insert_keys(rows: list[tuple[int, int]], *, key_order: bool = True) -> None:
+    """(key hash, customer id) rows as plain integers (no per-value field preparation): a full scan
+    writes ~6.4 keys a customer, ~6.4 million rows at 1M customers. With the key index in place
+    they go in key order, so that index takes a chunk's entries in one ordered pass; without it (a
+    large full scan drops it) they stay in customer order, which is the order of the customer
+    index: sorting them by key made that index take them at random pages, 2.4 times the insert
+    time (measured on 640,000 rows: 2.37 s against 0.97 s)."""
     if not rows:
         return
-    rows.sort()
+    if key_order:
+        rows.sort()
     quote = connection.ops.quote_name
     table = quote(DedupeKey._meta.db_table)
     columns = f"({quote('key')}, {quote('customer_id')})"
@@ -575,7 +581,8 @@ def _full_scan(progress: Progress, workers: int, now: Any) -> ScanResult:
             if pool is not None else map(_build_chunk, itertools.chain(head, chunks))
         deferred = _key_index_deferred() if total >= KEY_INDEX_DEFER_MIN else contextlib.nullcontext()
         with deferred:
-            _read_all(built, ids, records, result, progress, total, index)
+            _read_all(built, ids, records, result, progress, total, index,
+                      key_index=total < KEY_INDEX_DEFER_MIN)
     finally:
         if pool is not None:
             pool.close()
@@ -589,10 +596,10 @@ def _full_scan(progress: Progress, workers: int, now: Any) -> ScanResult:
 
 def _read_all(built: Iterable[tuple[list[int], list[MatchRecord], list[list[int]]]], ids: list[int],
               records: list[MatchRecord], result: ScanResult, progress: Progress, total: int,
-              index: CandidateIndex) -> None:
+              index: CandidateIndex, *, key_index: bool) -> None:
     for chunk_ids, chunk_records, hashes in built:
         with transaction.atomic():  # each chunk's keys commit with it: the table is never half empty
-            result.keys += _replace_keys(chunk_ids, hashes, id_range=True)
+            result.keys += _replace_keys(chunk_ids, hashes, id_range=True, key_index=key_index)
         index.extend(chunk_records, keys=hashes, cap_of=hash_block_cap)
         ids += chunk_ids
         records += chunk_records
