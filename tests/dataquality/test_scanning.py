@@ -338,3 +338,15 @@ def test_the_scan_also_finds_duplicate_contacts_within_a_customer(archive):
     result = scanning.duplicates_scan(full=False, workers=1)
     assert result.contact_customers == 1
     assert ContactDuplicatePair.objects.count() == 0
+
+
+@pytest.mark.parametrize("value", [
+    [], ["13812345678"], ["13812345678", "010-65529988"], ['a", "b'], ["x\\y"], ["张伟@例子.中国"], [""],
+    ["a", ""], ['"quoted"'], ["a,b", "c"],
+])
+def test_json_lists_read_by_splitting_equal_json_loads(value):
+    import json
+
+    for text in (json.dumps(value), json.dumps(value, separators=(",", ":")), json.dumps(value, ensure_ascii=False)):
+        assert scanning._json_list(text) == value, text
+    assert scanning._json_list(value) is value  # PostgreSQL hands lists back already

@@ -177,8 +177,19 @@ def _attach_contacts(customers: list[tuple[Any, ...]],
 
 
 def _json_list(value: Any) -> Any:
-    # SQLite hands JSON columns back as text, PostgreSQL (jsonb) as Python lists already.
-    return json.loads(value) if isinstance(value, str) else value
+    """A JSON list column as a list: SQLite hands it back as text, PostgreSQL (jsonb) as a list.
+    The phones and e-mails of a 1M-customer scan are two million such texts, nearly all a few
+    plain strings as `json.dumps` writes them ('["138…", "010…"]'): read those by splitting, which
+    costs a tenth of `json.loads`; anything else (escapes, other separators) goes to json.loads."""
+    if not isinstance(value, str):
+        return value
+    if value == "[]":
+        return []
+    if value.startswith('["') and value.endswith('"]') and "\\" not in value:
+        parts = value[2:-2].split('", "')
+        if not any('"' in part for part in parts):
+            return parts
+    return json.loads(value)
 
 
 def _customer_chunks(*, after_id: int = 0, chunk: int | None = None) -> Iterator[list[CustomerRow]]:

@@ -118,21 +118,27 @@ class CandidateIndex:
         """Add the next records (positions continue from the last). `keys[i]`: the blocking keys of
         `records[i]` in any hashable form (default: `blocking_keys`), `cap_of(key)` their block cap
         (default: `block_cap`, for string keys)."""
-        ids, members, caps, blocks_of, offsets = self._ids, self.members, self.caps, self.blocks_of, self.offsets
+        ids, members = self._ids, self.members
         if cap_of is None:
             def cap_of(key: Hashable) -> int:
                 return block_cap(str(key), max_block=self.max_block, weak_block=self.weak_block)
-        for offset, record in enumerate(records):
-            position = self.size + offset
-            for key in (keys[offset] if keys is not None else blocking_keys(record)):
-                block = ids.get(key)
+        # The main process of a 1M-customer scan runs this ~6.4 million times: bound methods in
+        # locals, and a new block born with its first member (most keys are never shared).
+        block_of, new_block, new_cap = ids.get, members.append, self.caps.append
+        add_block, blocks_of, add_offset = self.blocks_of.append, self.blocks_of, self.offsets.append
+        position = self.size
+        for record_keys in (keys if keys is not None else (blocking_keys(r) for r in records)):
+            for key in record_keys:
+                block = block_of(key)
                 if block is None:
                     block = ids[key] = len(members)
-                    members.append([])
-                    caps.append(cap_of(key))
-                members[block].append(position)
-                blocks_of.append(block)
-            offsets.append(len(blocks_of))
+                    new_block([position])
+                    new_cap(cap_of(key))
+                else:
+                    members[block].append(position)
+                add_block(block)
+            add_offset(len(blocks_of))
+            position += 1
         self.size += len(records)
 
     def finish(self, records: Sequence[MatchRecord]) -> None:

@@ -12,11 +12,12 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-BENCHMARKS = ("search", "list", "normalize", "export", "import", "dedupe", "dedupe_contacts")
+BENCHMARKS = ("search", "list", "normalize", "export", "import", "dedupe", "dedupe_contacts", "sales")
 
 
 class Command(BaseCommand):
-    help = "性能基准：search、list、normalize、export、import、dedupe（查重）、dedupe_contacts（联系人查重）"
+    help = ("性能基准：search、list、normalize、export、import、dedupe（查重）、dedupe_contacts（联系人查重）、"
+            "sales（销售看板、预测、漏斗）")
     requires_system_checks: list[str] = []
     requires_migrations_checks = False
 
@@ -39,6 +40,12 @@ class Command(BaseCommand):
         parser.add_argument("--checks", type=int, default=200, help="dedupe: on-entry checks to time")
         parser.add_argument("--no-accuracy", action="store_true",
                             help="dedupe: skip the FEBRL and Chinese accuracy sets")
+        parser.add_argument("--opportunities", type=int, default=100_000,
+                            help="sales: opportunities to generate (default 100000)")
+        parser.add_argument("--repetitions", type=int, default=50, help="sales: repetitions of each read (default 50)")
+        parser.add_argument("--sales-customers", type=int, default=None,
+                            help="sales: customers of the bench database (default min(opportunities, 100000); "
+                                 "--customers is not used by sales)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         repo = str(settings.REPO_DIR)
@@ -52,13 +59,17 @@ class Command(BaseCommand):
             raise CommandError("--customers must be at least 1")
         if options["rows"] < 1:
             raise CommandError("--rows must be at least 1")
+        if options["opportunities"] < 1 or options["repetitions"] < 1:
+            raise CommandError("--opportunities and --repetitions must be at least 1")
         arguments = {
             "customers": options["customers"], "seed": options["seed"], "queries": options["queries"],
             "baseline_queries": options["baseline_queries"], "requests": options["requests"],
             "baseline_requests": options["baseline_requests"], "data_dir": options["data_dir"],
             "rows": options["rows"], "workers": options["workers"], "xlsx_rows": options["xlsx_rows"],
             "profile_rows": options["profile_rows"], "checks": options["checks"],
-            "accuracy": not options["no_accuracy"], "log": self._stderr_log,
+            "accuracy": not options["no_accuracy"], "opportunities": options["opportunities"],
+            "repetitions": options["repetitions"], "sales_customers": options["sales_customers"],
+            "log": self._stderr_log,
         }
         # Each benchmark takes its own options: pass only those its run() names (all, if it takes **kwargs).
         parameters = inspect.signature(module.run).parameters
