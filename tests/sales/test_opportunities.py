@@ -282,3 +282,13 @@ def test_the_customer_timeline_shows_stage_changes(rep, customer) -> None:
     titles = [e.title for e in timeline_registry.entries(customer=customer, user=rep)]
     assert "创建了商机 年度采购" in titles  # the audit event, labelled by the sales app
     assert not [e for e in timeline_registry.entries(customer=customer, user=UserFactory()) if e.kind == "sales.stage"]
+
+
+def test_a_deal_always_keeps_an_owner_and_positions_must_be_numbers(rep, customer, admin_user) -> None:
+    deal = new(rep, customer)
+    with pytest.raises(ValidationFailed) as caught:
+        services.opportunity_update(acting_user=admin_user, opportunity_id=deal.pk, data={"owner": ""})
+    assert caught.value.errors[0].field == "owner"
+    with pytest.raises(ValidationFailed) as caught:
+        services.lost_reason_save(acting_user=admin_user, data={"label_zh": "x", "position": "第一"})
+    assert caught.value.errors[0].field == "position"

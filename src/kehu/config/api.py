@@ -174,11 +174,13 @@ def _mount_routers() -> None:
     from kehu.customers.api import router as customers_router
     from kehu.dataquality.api import router as quality_router
     from kehu.imports.api import router as imports_router
+    from kehu.sales.api import router as sales_router
 
     api.add_router("/", accounts_router)
     api.add_router("/", customers_router)
     api.add_router("/", quality_router)
     api.add_router("/", imports_router)
+    api.add_router("/", sales_router)
 
 
 _mount_routers()

@@ -13,4 +13,5 @@ urlpatterns = [
     path("customers/", include("kehu.customers.urls")),
     path("quality/", include("kehu.dataquality.urls")),
     path("imports/", include("kehu.imports.urls")),
+    path("sales/", include("kehu.sales.urls")),
 ]

@@ -17,6 +17,15 @@ ALLOWED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods")
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 
 KIND_CHOICES = [("customers", _("客户")), ("contacts", _("联系人")), ("notes", _("跟进记录"))]
+
+
+def kind_choices() -> list[tuple[str, str]]:
+    """The built-in kinds first, then whatever later apps registered (products, opportunities …)."""
+    from kehu.imports.engine import import_kinds
+
+    builtin = [key for key, _label in KIND_CHOICES]
+    registered = import_kinds()
+    return list(KIND_CHOICES) + [(key, str(kind.label)) for key, kind in registered.items() if key not in builtin]
 MODE_CHOICES = [("insert", _("只新增")), ("update", _("只更新已有记录")), ("upsert", _("新增或更新"))]
 MATCH_CHOICES = [("external_id", _("外部编号")), ("mobile", _("手机")), ("email", _("邮箱")),
                  ("credit_code", _("统一社会信用代码"))]
@@ -31,7 +40,7 @@ def max_upload_bytes() -> int:
 
 class UploadForm(forms.Form):
     file = forms.FileField(label=_("文件"), help_text=_("Excel（.xlsx/.xls）或 CSV，最大 200 MB"))
-    kind = forms.ChoiceField(label=_("导入对象"), choices=KIND_CHOICES, initial="customers")
+    kind = forms.ChoiceField(label=_("导入对象"), choices=kind_choices, initial="customers")
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]

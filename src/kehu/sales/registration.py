@@ -40,9 +40,11 @@ def _stage_entries(customer: Any, user: Any, limit: int) -> Iterable[TimelineEnt
 def register() -> None:
     from kehu.customers import timeline
     from kehu.dataquality.merging.registry import register_contact_related, register_related
+    from kehu.sales.imports import register_import_kinds
     from kehu.sales.models import Opportunity, OpportunityContact
 
     register_related(Opportunity, "customer", label=gettext_lazy("商机"))
     register_contact_related(OpportunityContact, "contact", label=gettext_lazy("商机联系人"))
     timeline_registry.register("sales.stage", _stage_entries)
     timeline.OBJECT_LABELS.setdefault("opportunity", "商机")
+    register_import_kinds()

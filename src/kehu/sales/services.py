@@ -171,7 +171,10 @@ def _apply(opportunity: Opportunity, data: Mapping[str, Any], errors: Collector,
     if creating or "owner" in data:
         owner = _by_id(User, data.get("owner"), "owner", errors, _("负责人不存在")) if data.get("owner") not in (
             None, "") else (acting_user if creating else None)
-        if owner is not None and not owner.is_active:
+        if owner is None and not creating and data.get("owner") in (None, ""):
+            # A deal always has an owner: without one it would fall out of everyone's own scope.
+            errors.add("owner", ErrorCode.REQUIRED, _("请选择负责人"))
+        elif owner is not None and not owner.is_active:
             errors.add("owner", ErrorCode.INVALID, _("负责人已停用"))
         elif owner is not None and not _owner_allowed(acting_user, owner):
             errors.add("owner", ErrorCode.PERMISSION_DENIED, _("无权把商机分配给 %(name)s") % {"name": owner})
@@ -463,6 +466,17 @@ def opportunity_delete(*, acting_user: Any, opportunity_id: int) -> None:
 # Settings: pipelines, stages, lost reasons, products ------------------------------------------------
 
 
+def _position(data: Mapping[str, Any], errors: Collector, default: int = 0) -> int:
+    value = data.get("position")
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        errors.add("position", ErrorCode.INVALID, _("排序必须是整数"))
+        return default
+
+
 def _admin(acting_user: Any) -> None:
     if not getattr(acting_user, "is_kehu_admin", False):
         raise PermissionDenied(_("只有管理员可以修改销售设置"))
@@ -479,7 +493,7 @@ def pipeline_save(*, acting_user: Any, data: Mapping[str, Any], pipeline_id: int
     pipeline.name_en = clean_text(data.get("name_en"), max_length=100)
     if not pipeline.name_zh:
         errors.add("name_zh", ErrorCode.REQUIRED, _("请填写中文名"))
-    pipeline.position = int(data.get("position") or 0)
+    pipeline.position = _position(data, errors)
     pipeline.is_active = bool(data.get("is_active", True))
     pipeline.is_default = bool(data.get("is_default", False))
     if errors.errors:
@@ -530,9 +544,11 @@ def stage_save(*, acting_user: Any, pipeline_id: int, data: Mapping[str, Any], s
     stage.color = clean_text(data.get("color"), max_length=20)
     stage.is_active = bool(data.get("is_active", True))
     if "position" in data:
-        stage.position = int(data.get("position") or 0)
+        stage.position = _position(data, errors, stage.position)
     elif not stage.pk:
         stage.position = (pipeline.stages.aggregate(p=Max("position"))["p"] or 0) + 1
+    if errors.errors:
+        raise ValidationFailed(errors.errors)
     stage.save()
     return stage
 
@@ -545,9 +561,12 @@ def lost_reason_save(*, acting_user: Any, data: Mapping[str, Any], reason_id: in
         raise NotFound(_("输单原因不存在"))
     reason.label_zh = clean_text(data.get("label_zh"), max_length=100)
     reason.label_en = clean_text(data.get("label_en"), max_length=100)
+    errors = Collector()
     if not reason.label_zh:
-        raise ValidationFailed([FieldError("label_zh", ErrorCode.REQUIRED, _("请填写中文名"))])
-    reason.position = int(data.get("position") or 0)
+        errors.add("label_zh", ErrorCode.REQUIRED, _("请填写中文名"))
+    reason.position = _position(data, errors)
+    if errors.errors:
+        raise ValidationFailed(errors.errors)
     reason.is_active = bool(data.get("is_active", True))
     reason.save()
     return reason
