@@ -86,3 +86,45 @@ def test_new_customer_form_warns_live_and_saves_on_confirmation(live_server, bro
     warning.locator("button[name=confirm_duplicates]").click()
     expect(page).to_have_url(re.compile(r"/customers/\d+/$"))
     assert page.url.endswith(f"/customers/{Customer.objects.get(name='分扬科技').pk}/")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_merge_duplicate_contacts_from_the_customer_page_and_undo(live_server, browser_page):  # noqa: F811
+    """张伟 entered twice under one company: the customer page shows the pair, the compare page
+    merges it (keeping the e-mail of the second entry), and the undo button brings both back."""
+    from playwright.sync_api import expect
+
+    from kehu.accounts.services import roles_ensure_defaults
+    from kehu.customers.models import Contact
+    from kehu.customers.services import contact_create, customer_create
+    from tests.factories import UserFactory
+
+    roles_ensure_defaults()
+    rep = UserFactory(username="rep")
+    customer = customer_create(acting_user=rep, data={"name": "北京分扬科技有限公司"})
+    first = contact_create(acting_user=rep, customer=customer, data={"name": "张伟", "mobile": "13812345678"})
+    second = contact_create(acting_user=rep, customer=customer,
+                            data={"name": "张先生", "mobile": "138 1234 5678", "email": "zw@fenyang.cn"})
+    page = browser_page
+    page.on("dialog", lambda dialog: dialog.accept())  # the merge and undo buttons ask for confirmation
+    base = live_server.url
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", rep.username)
+    page.fill("#id_password", "pass-word-123")
+    page.click("button[type=submit]")
+
+    page.goto(f"{base}/customers/{customer.pk}/")
+    notice = page.locator("[data-testid=contact-duplicates]")
+    expect(notice).to_contain_text("发现 1 对疑似重复的联系人")
+    expect(notice).to_contain_text("同一手机号 138****5678")
+    notice.locator("a:has-text('合并')").click()
+    expect(page.locator("#contact-merge-form")).to_contain_text("zw@fenyang.cn")
+    page.click("#contact-merge-form button:has-text('确认合并')")
+    expect(page).to_have_url(re.compile(rf"/customers/{customer.pk}/"))
+    expect(page.locator("body")).to_contain_text("已合并 1 个重复联系人")
+    survivor = Contact.objects.get(customer=customer)
+    assert survivor.pk == first.pk and survivor.email == "zw@fenyang.cn"
+
+    page.locator("[data-testid=contact-merges] button:has-text('撤销')").click()
+    expect(page.locator("body")).to_contain_text("已撤销联系人合并")
+    assert sorted(Contact.objects.filter(customer=customer).values_list("pk", flat=True)) == [first.pk, second.pk]
