@@ -350,24 +350,3 @@ def test_json_lists_read_by_splitting_equal_json_loads(value):
     for text in (json.dumps(value), json.dumps(value, separators=(",", ":")), json.dumps(value, ensure_ascii=False)):
         assert scanning._json_list(text) == value, text
     assert scanning._json_list(value) is value  # PostgreSQL hands lists back already
-
-
-def test_records_travel_from_the_workers_unchanged():
-    from bench.dedupe_chinese import generate
-
-    from kehu.dataquality.matching import build_record
-    from kehu.dataquality.matching.columns import recognise, records_from_rows
-
-    people = generate(300, seed=5)
-    headers = list(people[0].keys())
-    headers = [h for h in headers if not h.startswith("_")]
-    records = records_from_rows([[str(p.get(h) or "") for h in headers] for p in people], recognise(headers))
-    # Separators in a value (cleaning removes them, but a record could be built from raw text) and an
-    # empty item: both travel as tuples.
-    records += [scanning.MatchRecord(name="张\x1f伟"), scanning.MatchRecord(emails=("a@b.cn", "")),
-                build_record({"name": "张伟", "phone": ["13812345678"]}), scanning.record_of_row(scanning._WARM_UP_ROW)]
-    for record in records:
-        packed = scanning.pack_record(record)
-        assert scanning.unpack_record(packed) == record
-    assert isinstance(scanning.pack_record(records[-1]), str)
-    assert [type(scanning.pack_record(r)) for r in records[-4:-2]] == [tuple, tuple]

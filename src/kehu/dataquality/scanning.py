@@ -28,7 +28,6 @@ import hashlib
 import itertools
 import json
 import multiprocessing
-import operator
 import os
 import time
 from collections import deque
@@ -147,50 +146,19 @@ def _build_chunk(rows: Sequence[CustomerRow]) -> tuple[list[int], list[MatchReco
 
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(MatchRecord))
-_RECORD_VALUES = operator.attrgetter(*_RECORD_FIELDS)
-_BOOL_FIELDS = tuple(i for i, f in enumerate(dataclasses.fields(MatchRecord)) if f.type in ("bool", bool))
-_TUPLE_FIELDS = tuple(i for i, f in enumerate(dataclasses.fields(MatchRecord)) if str(f.type).startswith("tuple"))
-_FIELD_SEP, _ITEM_SEP = "\x1f", "\x1e"  # ASCII unit and record separators: never in cleaned text
 
 
-def pack_record(record: MatchRecord) -> str | tuple:
-    """A record as one string (its fields joined by control characters) for the trip from a worker
-    to the main process: a string pickles and unpickles in a tenth of the time of the 34-field
-    tuple, which mattered at a million records. A record holding a separator character (text
-    that escaped cleaning) travels as the tuple instead; `unpack_record` takes either."""
-    values = list(_RECORD_VALUES(record))
-    for i in _BOOL_FIELDS:
-        values[i] = "1" if values[i] else ""
-    for i in _TUPLE_FIELDS:
-        values[i] = _ITEM_SEP.join(values[i])
-    text = _FIELD_SEP.join(values)
-    if text.count(_FIELD_SEP) != len(values) - 1 or any(
-            not item or _ITEM_SEP in item for i in _TUPLE_FIELDS for item in getattr(record, _RECORD_FIELDS[i])):
-        return tuple(_RECORD_VALUES(record))
-    return text
-
-
-def unpack_record(packed: str | tuple) -> MatchRecord:
-    if isinstance(packed, tuple):
-        return MatchRecord(*packed)
-    values: list[Any] = packed.split(_FIELD_SEP)
-    for i in _BOOL_FIELDS:
-        values[i] = values[i] == "1"
-    for i in _TUPLE_FIELDS:
-        values[i] = tuple(values[i].split(_ITEM_SEP)) if values[i] else ()
-    return MatchRecord(*values)
-
-
-def _build_chunk_packed(rows: Sequence[CustomerRow]) -> tuple[list[int], list[str | tuple], list[list[int]]]:
-    """Worker: `_build_chunk` with each record packed for the trip back (`pack_record`)."""
+def _build_chunk_packed(rows: Sequence[CustomerRow]) -> tuple[list[int], list[tuple], list[list[int]]]:
+    """Worker: `_build_chunk` with each record as a plain tuple of its fields, which pickles in a
+    fifth of the time of the dataclass (measured: 8.6 against 42 µs a record)."""
     ids, records, hashes = _build_chunk(rows)
-    return ids, [pack_record(r) for r in records], hashes
+    return ids, [tuple(getattr(r, name) for name in _RECORD_FIELDS) for r in records], hashes
 
 
-def _unpack(chunk: tuple[list[int], list[str | tuple], list[list[int]]]) -> tuple[list[int], list[MatchRecord],
-                                                                                list[list[int]]]:
+def _unpack(chunk: tuple[list[int], list[tuple], list[list[int]]]) -> tuple[list[int], list[MatchRecord],
+                                                                          list[list[int]]]:
     ids, packed, hashes = chunk
-    return ids, [unpack_record(values) for values in packed], hashes
+    return ids, [MatchRecord(*values) for values in packed], hashes
 
 
 # Reading customers ------------------------------------------------------------------------------
