@@ -297,3 +297,21 @@ def test_urls_idempotent_and_lossless(raw: str) -> None:
         assert first.value == strip_invisible(raw).strip()
     else:
         assert first.host.replace(".", "") in first.value.replace(".", "")
+
+
+def test_the_stored_form_fast_path_agrees_with_the_full_cleaning():
+    import random
+
+    from kehu.dataquality.normalize import identifiers
+
+    rng = random.Random(3)
+    alphabet = identifiers.CREDIT_CODE_ALPHABET
+    for _ in range(2000):
+        body = "".join(rng.choice(alphabet) for _ in range(17))
+        good = body + identifiers.credit_code_check_char(body)
+        bad = body + rng.choice([c for c in alphabet if c != good[-1]])
+        for code in (good, bad):
+            fast = identifiers.normalize_credit_code(code)
+            slow = identifiers.normalize_credit_code(" " + code)  # not in stored form: the full path
+            assert (fast.value, fast.valid, [p.code for p in fast.problems]) == \
+                (slow.value, slow.valid, [p.code for p in slow.problems])

@@ -71,6 +71,12 @@ def credit_code_check_char(first17: str) -> str:
 
 
 def normalize_credit_code(raw: str) -> CreditCode:
+    if len(raw) == 18 and _CREDIT_CHARS.issuperset(raw):
+        # Already in stored form (what every saved customer holds, so the duplicate scan's case):
+        # the cleaning below would change nothing; only the check character is left to verify.
+        if _credit_ok(raw):
+            return CreditCode(raw, raw, (), (), True)
+        return CreditCode(raw, raw, (), (Problem("credit_code.checksum", raw),))
     kept = raw.translate(_INVISIBLE).strip()
     if not kept:
         return CreditCode(raw, kept)
