@@ -171,9 +171,11 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def _mount_routers() -> None:
     from kehu.accounts.api import router as accounts_router
+    from kehu.contracts.api import router as contracts_router
     from kehu.customers.api import router as customers_router
     from kehu.dataquality.api import router as quality_router
     from kehu.imports.api import router as imports_router
+    from kehu.leads.api import router as leads_router
     from kehu.sales.api import router as sales_router
 
     api.add_router("/", accounts_router)
@@ -181,6 +183,8 @@ def _mount_routers() -> None:
     api.add_router("/", quality_router)
     api.add_router("/", imports_router)
     api.add_router("/", sales_router)
+    api.add_router("/", leads_router)
+    api.add_router("/", contracts_router)
 
 
 _mount_routers()

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "kehu.dataquality",
     "kehu.imports",
     "kehu.sales",
+    "kehu.leads",
+    "kehu.contracts",
 ]
 
 MIDDLEWARE = [

@@ -14,4 +14,6 @@ urlpatterns = [
     path("quality/", include("kehu.dataquality.urls")),
     path("imports/", include("kehu.imports.urls")),
     path("sales/", include("kehu.sales.urls")),
+    path("leads/", include("kehu.leads.urls")),
+    path("contracts/", include("kehu.contracts.urls")),
 ]
