@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core.models import TrackedModel
@@ -47,7 +47,7 @@ class Pipeline(models.Model):
 
 
 class StageKind(models.TextChoices):
-    OPEN = "open", _("进行中")
+    OPEN = "open", pgettext_lazy("stage kind", "进行中")
     WON = "won", _("赢单")
     LOST = "lost", _("输单")
 
@@ -210,7 +210,8 @@ class OpportunityLine(models.Model):
 
     opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+", verbose_name=_("产品"))
-    quantity = models.DecimalField(_("数量"), max_digits=12, decimal_places=2, default=Decimal("1"))
+    quantity = models.DecimalField(pgettext_lazy("product line", "数量"), max_digits=12, decimal_places=2,
+                                   default=Decimal("1"))
     unit_price = models.DecimalField(_("单价"), max_digits=14, decimal_places=2, default=Decimal("0"))
     discount_percent = models.DecimalField(_("折扣（%）"), max_digits=5, decimal_places=2, default=Decimal("0"))
     position = models.PositiveIntegerField(default=0)
