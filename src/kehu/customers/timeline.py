@@ -43,6 +43,12 @@ def _audit_entries(customer: Any, user: Any, limit: int) -> Iterable[TimelineEnt
         if event.action in ("merge", "unmerge", "not_duplicate"):
             title = _merge_title(event)
             changes: list[dict] = [c for c in event.changes if not str(c.get("field", "")).startswith("_")]
+        elif event.action == "lifecycle":  # moved by an event (a deal opened, won, nothing for months)
+            marks = {c["field"]: c["new"] for c in event.changes}
+            stage = next((c for c in event.changes if c.get("field") == "stage"), {})
+            title = _("生命周期阶段：%(old)s → %(new)s（%(reason)s）") % {
+                "old": stage.get("old") or "—", "new": stage.get("new") or "—", "reason": marks.get("_reason") or ""}
+            changes = []
         elif event.action == "create":
             title = _("创建了%(object)s %(name)s") % {"object": label, "name": event.object_repr}
             changes = []

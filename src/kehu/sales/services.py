@@ -26,7 +26,7 @@ from kehu.core.errors import ErrorCode, FieldError, NotFound, PermissionDenied, 
 from kehu.core.scoping import restrict
 from kehu.customers.models import Contact, Customer
 from kehu.customers.validation import Collector, clean_date, clean_text
-from kehu.sales import rollups
+from kehu.sales import lifecycle, rollups
 from kehu.sales.models import (
     LostReason,
     Opportunity,
@@ -315,7 +315,17 @@ def opportunity_create(*, acting_user: Any, data: Mapping[str, Any]) -> Opportun
                                   rollups.reach_rows(opportunity, reached, 1)))
     audit.record_event(actor=acting_user, action="create", obj=opportunity, customer_id=opportunity.customer_id,
                        changes=audit.diff_values({}, _shown(opportunity), OPPORTUNITY_FIELDS))
+    lifecycle.on_opportunity_created(opportunity, acting_user)
+    if stage.kind == StageKind.WON:
+        _won(opportunity, acting_user)
     return opportunity
+
+
+def _won(opportunity: Opportunity, acting_user: Any) -> None:
+    """A deal won: the customer's lifecycle moves on (its first won deal: customer; later: repeat)."""
+    won = Opportunity.objects.filter(customer_id=opportunity.customer_id, stage__kind=StageKind.WON).count()
+    lifecycle.on_deal_won(opportunity.customer_id, won_count=won, actor=acting_user,
+                          what=_("赢单“%(name)s”") % {"name": opportunity.name})
 
 
 def _locked(acting_user: Any, opportunity_id: int, expected_version: int | None) -> Opportunity:
@@ -426,6 +436,8 @@ def opportunity_move(*, acting_user: Any, opportunity_id: int, stage_id: Any, be
     _save(opportunity, acting_user)
     rollups.rollups_change((before_contribution, []), (_contribution(opportunity, target),
                                                        rollups.reach_rows(opportunity, reached, 1)))
+    if target.pk != previous.pk and target.kind == StageKind.WON:
+        _won(opportunity, acting_user)
     if target.pk != previous.pk:
         changes = [{"field": "stage", "old": previous.label, "new": target.label}]
         if target.kind == StageKind.LOST and opportunity.lost_reason is not None:
