@@ -46,7 +46,7 @@ def lifecycle_advance(*, customer_id: int, to_code: str, reason: str, actor: Any
     target = options.get(to_code)
     if target is None:
         return False
-    customer = Customer.objects.select_for_update().select_related("stage").filter(pk=customer_id).first()
+    customer = Customer.objects.select_for_update(of=("self",)).select_related("stage").filter(pk=customer_id).first()
     if customer is None:
         return False
     current = customer.stage.code if customer.stage_id else None
