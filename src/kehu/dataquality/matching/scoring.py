@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from rapidfuzz.distance import OSA, JaroWinkler
@@ -226,6 +226,11 @@ class _Tally:
         if self.reasons is not None:
             self.reasons.append(Reason(code, args, round(weight, 1)))
 
+    def masked(self, mask: Callable[[str], str], *values: str) -> tuple[str, ...]:
+        """The masked forms of `values` for a reason's arguments, skipped when not explaining: the
+        batch scan scores millions of pairs, most of them sharing a number, without reasons."""
+        return tuple(mask(v) for v in values) if self.reasons is not None else ()
+
 
 def compare(a: MatchRecord, b: MatchRecord, stats: MatchStats, *, explain: bool = True) -> PairScore:
     """Score two records; `explain=False` skips building the reasons (the batch hot path)."""
@@ -252,12 +257,12 @@ def _identifiers(a: MatchRecord, b: MatchRecord, tally: _Tally) -> None:
     x, y = a.id_number, b.id_number
     if x and y:
         if x == y:
-            tally.add(ID_WEIGHT, "id_number.same", mask_identifier(x))
+            tally.add(ID_WEIGHT, "id_number.same", *tally.masked(mask_identifier, x))
         elif OSA.distance(x, y, score_cutoff=1) <= 1:  # one typo: a wrong, missing or swapped character
-            tally.add(ID_SIMILAR_WEIGHT, "id_number.similar", mask_identifier(x), mask_identifier(y))
+            tally.add(ID_SIMILAR_WEIGHT, "id_number.similar", *tally.masked(mask_identifier, x, y))
         else:
             weight = ID_DIFFER_WEIGHT if a.id_checked and b.id_checked else UNCHECKED_ID_DIFFER_WEIGHT
-            tally.add(weight, "id_number.differ", mask_identifier(x), mask_identifier(y))
+            tally.add(weight, "id_number.differ", *tally.masked(mask_identifier, x, y))
     if a.credit_code and b.credit_code:
         if a.credit_code == b.credit_code:
             tally.add(ID_WEIGHT, "credit_code.same", a.credit_code)
@@ -287,10 +292,10 @@ def _phones(a: MatchRecord, b: MatchRecord, stats: MatchStats, tally: _Tally) ->
         if shared_by > 3:
             if a.has_person and b.has_person and best not in a.mobiles:
                 best_weight /= 2  # an office or family line several people give: where they are, not who
-            tally.add(max(best_weight, 1.0), "phone.shared", mask_phone(best), str(shared_by))
+            tally.add(max(best_weight, 1.0), "phone.shared", *tally.masked(mask_phone, best), str(shared_by))
         else:
             code = "phone.same_mobile" if best in a.mobiles else "phone.same_phone"
-            tally.add(best_weight, code, mask_phone(best))
+            tally.add(best_weight, code, *tally.masked(mask_phone, best))
         if best not in a.mobiles and a.mobiles and b.mobiles:  # the best shared number is no mobile: none is
             tally.add(PHONES_DIFFER_WEIGHT, "phone.mobile_differ")  # one office or home line, two mobiles
     elif a.mobiles and b.mobiles:
@@ -305,7 +310,7 @@ def _emails(a: MatchRecord, b: MatchRecord, stats: MatchStats, tally: _Tally) ->
     for address in a.emails:
         if address in b.emails:
             weight = EMAIL_WEIGHT - _frequency_penalty(stats.sharing(stats.email, address))
-            tally.add(max(weight, 1.0), "email.same", mask_email(address))
+            tally.add(max(weight, 1.0), "email.same", *tally.masked(mask_email, address))
             return
     tally.add(EMAILS_DIFFER_WEIGHT, "email.differ")
 
@@ -382,7 +387,7 @@ def _part(x: str, y: str, x_latin: str, y_latin: str, han: bool, agree: float, d
 def _names(a: MatchRecord, b: MatchRecord, stats: MatchStats, tally: _Tally) -> None:
     if not (a.has_person and b.has_person):
         return
-    shown = (_display(a), _display(b))
+    shown = (_display(a), _display(b)) if tally.reasons is not None else ("", "")
     both_han = a.name_han and b.name_han
     if a.name_han != b.name_han:
         _cross_script(a, b, stats, tally, shown)
@@ -476,6 +481,13 @@ def _companies(a: MatchRecord, b: MatchRecord, stats: MatchStats, tally: _Tally)
     if not (a.company_core and b.company_core):
         return
     share = EMPLOYER_SHARE if (a.has_person or b.has_person) else 1.0
+    if a.company_core != b.company_core and a.company_core_latin != b.company_core_latin \
+            and a.company_brand != b.company_brand and a.company_brand_latin != b.company_brand_latin \
+            and JaroWinkler.normalized_similarity(a.company_core, b.company_core) < 0.9:
+        # Different companies (most candidate pairs that met on a phone or a name): the branches
+        # below would all fail; their evidence weight need not be computed.
+        tally.add(COMPANY_DIFFER if share == 1.0 else EMPLOYER_DIFFER, "company.differ", a.company, b.company)
+        return
     bits = stats.bits(stats.company, a.company_core, COMPANY_PRIOR, COMPANY_CAP) * share
     if a.company == b.company:
         tally.add(bits, "company.same", a.company)
