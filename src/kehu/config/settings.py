@@ -25,6 +25,9 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 
 DATA_DIR = Path(os.environ.get("KEHU_DATA_DIR", REPO_DIR / "data")).resolve()
+# Uploaded files (contract attachments). Never served by URL: only through views that check the
+# user may see the record the file belongs to.
+MEDIA_ROOT = Path(os.environ.get("KEHU_MEDIA_DIR", DATA_DIR / "media")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 

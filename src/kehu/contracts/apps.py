@@ -7,3 +7,8 @@ class ContractsConfig(AppConfig):
     label = "contracts"
     verbose_name = _("合同与回款")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from kehu.contracts import registration
+
+        registration.register()
