@@ -7,3 +7,8 @@ class LeadsConfig(AppConfig):
     label = "leads"
     verbose_name = _("线索")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from kehu.leads import registration
+
+        registration.register()
