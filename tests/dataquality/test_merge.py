@@ -105,6 +105,12 @@ def pair(rep, admin_user):  # type: ignore[no-untyped-def]
 
     opportunity_create(acting_user=rep, data={"name": "年度采购", "customer": newer.pk, "amount": "5万",
                                               "contacts": [Contact.objects.get(customer=newer, name="李娜").pk]})
+    from kehu.contracts.services import contract_create
+
+    contract_create(acting_user=rep, data={"title": "年度服务合同", "customer": newer.pk, "amount": "5万"})
+    from kehu.leads.models import Lead
+
+    Lead.objects.create(name="李娜", company="临时线索公司", status="converted", owner=rep, converted_customer=newer)
     # The nightly check and reindex have run since (a save re-checks only the record saved, a note
     # moves updated_at without reindexing), and an issue someone is working on must come back with
     # its assignee.

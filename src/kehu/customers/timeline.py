@@ -14,6 +14,8 @@ from kehu.customers.models import Note
 from kehu.dataquality.merging.selectors import absorbed_customer_ids
 
 OBJECT_LABELS = {"customer": "客户", "contact": "联系人"}
+# Object types whose creation another app puts on the timeline itself (filled by those apps).
+SKIPPED_OBJECT_TYPES: set[str] = set()
 
 
 def _merge_title(event: AuditEvent) -> str:
@@ -39,6 +41,8 @@ def _audit_entries(customer: Any, user: Any, limit: int) -> Iterable[TimelineEnt
     customer_ids = [customer.pk, *absorbed_customer_ids(customer.pk)]
     events = AuditEvent.objects.filter(customer_id__in=customer_ids).order_by("-at", "-id")[:limit]
     for event in events:
+        if event.object_type in SKIPPED_OBJECT_TYPES and event.action == "create":
+            continue  # the owning app's own timeline entry says it better ("收到回款 ¥12,000 …")
         label = _(OBJECT_LABELS.get(event.object_type, event.object_type))
         if event.action in ("merge", "unmerge", "not_duplicate"):
             title = _merge_title(event)
@@ -49,6 +53,9 @@ def _audit_entries(customer: Any, user: Any, limit: int) -> Iterable[TimelineEnt
             title = _("生命周期阶段：%(old)s → %(new)s（%(reason)s）") % {
                 "old": stage.get("old") or "—", "new": stage.get("new") or "—", "reason": marks.get("_reason") or ""}
             changes = []
+        elif event.action == "convert":  # a lead became this customer (leads app)
+            title = _("由线索转化而来")
+            changes = [c for c in event.changes if not str(c.get("field", "")).startswith("_")]
         elif event.action == "create":
             title = _("创建了%(object)s %(name)s") % {"object": label, "name": event.object_repr}
             changes = []
