@@ -88,3 +88,16 @@ def test_unknown_stage_codes_do_nothing(rep) -> None:
     PicklistOption.objects.filter(kind="stage", code="opportunity").update(is_active=False)
     assert lifecycle.lifecycle_advance(customer_id=customer.pk, to_code="opportunity", reason="x") is False
     assert option("opportunity").is_active is False
+
+
+def test_signed_contracts_move_the_lifecycle_too(rep) -> None:
+    from kehu.contracts.services import contract_create, contract_set_status
+
+    customer = customer_create(acting_user=rep, data={"name": "丙公司", "stage": "lead"})
+    draft = contract_create(acting_user=rep, data={"title": "服务合同", "customer": customer.pk, "amount": "2万"})
+    assert stage_code(customer) == "lead"  # a draft is not signed
+    contract_set_status(acting_user=rep, contract_id=draft.pk, status="active")
+    assert stage_code(customer) == "customer"
+    contract_create(acting_user=rep, data={"title": "二期", "customer": customer.pk, "amount": "1万",
+                                           "status": "active"})
+    assert stage_code(customer) == "repeat"

@@ -270,7 +270,23 @@ def contract_create(*, acting_user: Any, data: Mapping[str, Any]) -> Contract:
                                            _("合同编号已存在：%(n)s") % {"n": contract.number})]) from exc
     audit.record_event(actor=acting_user, action="create", obj=contract, customer_id=contract.customer_id,
                        changes=audit.diff_values({}, _shown(contract), CONTRACT_FIELDS))
+    _lifecycle(contract, acting_user)
     return contract
+
+
+_SIGNED = (ContractStatus.ACTIVE, ContractStatus.COMPLETED)
+
+
+def _lifecycle(contract: Contract, acting_user: Any) -> None:
+    """A contract in force: the customer's first makes it a customer, a later one a repeat customer
+    (`sales.lifecycle`; forward only, so a won deal that already moved it changes nothing)."""
+    if contract.status not in _SIGNED:
+        return
+    from kehu.sales import lifecycle
+
+    signed = Contract.objects.filter(customer_id=contract.customer_id, status__in=_SIGNED).count()
+    lifecycle.on_deal_won(contract.customer_id, won_count=signed, actor=acting_user,
+                          what=_("签订合同 %(number)s") % {"number": contract.number})
 
 
 @transaction.atomic
@@ -294,6 +310,8 @@ def contract_update(*, acting_user: Any, contract_id: int, data: Mapping[str, An
     _save(contract, acting_user)
     audit.record_event(actor=acting_user, action="update", obj=contract, customer_id=contract.customer_id,
                        changes=changes)
+    if "status" in data:
+        _lifecycle(contract, acting_user)
     return contract
 
 
@@ -311,6 +329,7 @@ def contract_set_status(*, acting_user: Any, contract_id: int, status: str,
     _save(contract, acting_user)
     audit.record_event(actor=acting_user, action="update", obj=contract, customer_id=contract.customer_id,
                        changes=[{"field": "status", "old": str(old), "new": str(contract.get_status_display())}])
+    _lifecycle(contract, acting_user)
     return contract
 
 
