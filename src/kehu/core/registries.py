@@ -4,7 +4,7 @@ earlier ones importing them (the timeline learns about follow-ups, deals, ticket
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,3 +43,10 @@ class TimelineRegistry:
 
 
 timeline_registry = TimelineRegistry()
+
+
+# Demo data of later apps: `kehu setup --demo-customers N` / `kehu demo` call each loader after the
+# customers, contacts and notes are in, with the saved customers, the demo users by username, a
+# seed and a progress callback; a loader returns a one-line summary ("商机：120").
+DemoLoader = Callable[[Sequence[Any], dict[str, Any], int, Callable[[str], None]], str]
+demo_loaders: list[DemoLoader] = []

@@ -608,6 +608,10 @@ def load_dataset(dataset: DemoDataset, *, progress: Callable[[str], None] | None
     say(f"搜索索引：{tokens} 个词条")
     checked = quality_check_all()
     say(f"数据质量评分：{checked} 个客户")
+    from kehu.core.registries import demo_loaders
+
+    for loader in demo_loaders:  # deals, leads ... of the apps above (they register in ready())
+        say(loader(customers, users, dataset.seed, say))
     return LoadResult(
         users=len(users), customers=len(customers), contacts=len(contacts), notes=len(notes), tokens=tokens,
         usernames=[u.username for u in dataset.users],

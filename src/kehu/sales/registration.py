@@ -48,3 +48,8 @@ def register() -> None:
     timeline_registry.register("sales.stage", _stage_entries)
     timeline.OBJECT_LABELS.setdefault("opportunity", "商机")
     register_import_kinds()
+    from kehu.core.registries import demo_loaders
+    from kehu.sales.demo import load_demo_deals
+
+    if load_demo_deals not in demo_loaders:
+        demo_loaders.append(load_demo_deals)
