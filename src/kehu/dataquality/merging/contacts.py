@@ -41,7 +41,16 @@ from kehu.customers.pinyin import pinyin_forms
 from kehu.customers.services import CONTACT_FIELDS
 from kehu.dataquality.merging import rows
 from kehu.dataquality.merging.registry import RelatedKind, contact_registry, related_registry
-from kehu.dataquality.merging.services import UNDO_DAYS, UnmergeConflict
+from kehu.dataquality.merging.related import (  # noqa: F401 - may_undo, undo_deadline: used by views and API
+    UNDO_DAYS,
+    may_undo,
+    move_rows,
+    note_rows_after,
+    restore_moved_rows,
+    rows_conflicts,
+    undo_deadline,
+)
+from kehu.dataquality.merging.services import UnmergeConflict
 from kehu.dataquality.models import (
     ContactDuplicatePair,
     ContactMerge,
@@ -364,15 +373,7 @@ def contacts_merge(
     _apply_choices(survivor, found, choices)
     survivor.notes = notes
 
-    related: list[dict[str, Any]] = []
-    for kind in contact_registry.kinds():
-        kind_rows = rows.rows_where(kind.model, lock=not kind.derived, **{f"{kind.fk_attname}__in": merged})
-        related.append({"kind": kind.key, "derived": kind.derived, "rows": [{"before": r} for r in kind_rows]})
-        rows_of_merged = kind.model._default_manager.filter(**{f"{kind.fk_attname}__in": merged})
-        if kind.derived:
-            rows_of_merged.delete()
-        else:
-            rows_of_merged.update(**{kind.fk_attname: survivor_id})
+    related = move_rows(contact_registry, merged, survivor_id)
     Contact.objects.filter(pk__in=merged).delete()
     if survivor.is_primary:
         Contact.objects.filter(customer_id=customer_id, is_primary=True).exclude(pk=survivor_id).update(
@@ -386,14 +387,7 @@ def contacts_merge(
         status=DuplicateStatus.MERGED, decided_at=timezone.now(), decided_by=acting_user)
     _rebuild_customer(customer_id)
 
-    for entry in related:
-        if entry["derived"]:
-            continue
-        kind = contact_registry.get(entry["kind"])
-        assert kind is not None
-        after = {r["id"]: r for r in rows.rows_where(kind.model, pk__in=[x["before"]["id"] for x in entry["rows"]])}
-        for item in entry["rows"]:
-            item["after"] = after.get(item["before"]["id"])
+    note_rows_after(contact_registry, related)
 
     merge = ContactMerge.objects.create(
         customer_id=customer_id, survivor_id=survivor_id, merged_ids=merged, created_by=acting_user,
@@ -409,21 +403,6 @@ def contacts_merge(
 
 
 # Unmerge -------------------------------------------------------------------------------------------
-
-
-def undo_deadline(merge: ContactMerge) -> dt.datetime:
-    return merge.created_at + dt.timedelta(days=UNDO_DAYS)
-
-
-def may_undo(merge: ContactMerge, user: Any, *, now: dt.datetime | None = None) -> bool:
-    if merge.undone_at is not None or (now or timezone.now()) > undo_deadline(merge):
-        return False
-    return bool(user.is_kehu_admin or merge.created_by_id == user.pk or user.data_scope != "own")
-
-
-def _row_label(kind: RelatedKind, row: Mapping[str, Any]) -> str:
-    name = str(row.get("name") or row.get("title") or row.get("body") or "")[:30]
-    return f"{kind.label}“{name}”（#{row['id']}）" if name else f"{kind.label} #{row['id']}"
 
 
 def _undo_conflicts(merge: ContactMerge, survivor: Contact) -> list[FieldError]:
@@ -444,22 +423,7 @@ def _undo_conflicts(merge: ContactMerge, survivor: Contact) -> list[FieldError]:
         reported.add(name)
         conflicts.append(FieldError(name, ErrorCode.VERSION_CONFLICT,
                                     _("合并后“%(field)s”又被修改过") % {"field": _label(name)}))
-    for entry in snapshot["related"]:
-        kind = contact_registry.get(entry["kind"])
-        if entry["derived"] or kind is None:
-            continue
-        ids = [item["before"]["id"] for item in entry["rows"]]
-        now_rows = {r["id"]: r for r in rows.rows_where(kind.model, lock=True, pk__in=ids)}
-        for item in entry["rows"]:
-            row = now_rows.get(item["before"]["id"])
-            if row is None:
-                record = _row_label(kind, item["before"])
-                conflicts.append(FieldError(entry["kind"], ErrorCode.VERSION_CONFLICT,
-                                            _("%(record)s 在合并后被删除") % {"record": record}))
-            elif row != item["after"]:
-                conflicts.append(FieldError(entry["kind"], ErrorCode.VERSION_CONFLICT,
-                                            _("%(record)s 在合并后被修改过") % {"record": _row_label(kind, row)}))
-    return conflicts
+    return conflicts + rows_conflicts(contact_registry, snapshot["related"])
 
 
 @dataclass
@@ -506,14 +470,7 @@ def contact_merge_undo(*, acting_user: Any, merge_id: int) -> ContactUnmergeResu
             values["is_primary"] = False  # one primary contact per customer: the current one stays
         values["customer_id"] = merge.customer_id
     Contact.objects.bulk_create([Contact(**values) for values in restored_rows])
-    for entry in snapshot["related"]:
-        kind = contact_registry.get(entry["kind"])
-        if kind is None or entry["derived"]:
-            continue  # derived rows are rebuilt below from the restored contacts
-        manager = kind.model._default_manager
-        for item in entry["rows"]:
-            manager.filter(pk=item["before"]["id"]).update(**rows.python_values(kind.model, item["before"],
-                                                                                skip=["id"]))
+    restore_moved_rows(contact_registry, snapshot["related"])  # derived rows: rebuilt below
 
     before = snapshot["contacts"][str(merge.survivor_id)]
     after = snapshot["survivor_after"]

@@ -35,11 +35,19 @@ from kehu.customers.pinyin import pinyin_forms
 from kehu.customers.services import CUSTOMER_FIELDS
 from kehu.dataquality.merging import rows
 from kehu.dataquality.merging.registry import RelatedKind, merge_listeners, related_registry, unmerge_listeners
+from kehu.dataquality.merging.related import (  # noqa: F401 - UNDO_DAYS, may_undo, undo_deadline: used by views
+    UNDO_DAYS,
+    may_undo,
+    move_rows,
+    note_rows_after,
+    restore_moved_rows,
+    rows_conflicts,
+    undo_deadline,
+)
 from kehu.dataquality.messages import field_label
 from kehu.dataquality.models import CustomerMerge, DistinctPair, MergedCustomerId
 from kehu.dataquality.normalize.identifiers import normalize_credit_code, normalize_resident_id
 
-UNDO_DAYS = 30
 MAX_MERGED = 10
 # Fields the user picks a value for; phones, e-mails and tags are united instead, the department
 # follows the chosen owner, custom fields are picked per key ("custom.<key>").
@@ -447,15 +455,7 @@ def customers_merge(
     activities = [c.last_activity_at for c in customers if c.last_activity_at]
     survivor.last_activity_at = max(activities) if activities else None
 
-    related: list[dict[str, Any]] = []
-    for kind in related_registry.kinds():
-        kind_rows = rows.rows_where(kind.model, lock=not kind.derived, **{f"{kind.fk_attname}__in": merged})
-        related.append({"kind": kind.key, "derived": kind.derived, "rows": [{"before": r} for r in kind_rows]})
-        rows_of_merged = kind.model._default_manager.filter(**{f"{kind.fk_attname}__in": merged})
-        if kind.derived:
-            rows_of_merged.delete()  # recomputed for the survivor below
-        else:
-            rows_of_merged.update(**{kind.fk_attname: survivor_id})
+    related = move_rows(related_registry, merged, survivor_id)  # derived rows are recomputed below
     moved_contacts = [r["before"]["id"] for entry in related if entry["kind"] == "customers.contact.customer"
                       for r in entry["rows"]]
     _keep_one_primary_contact(survivor_id, moved_contacts)
@@ -471,14 +471,7 @@ def customers_merge(
     _rebuild([survivor_id])
     survivor.refresh_from_db()
 
-    for entry in related:
-        if entry["derived"]:
-            continue
-        kind = related_registry.get(entry["kind"])
-        assert kind is not None
-        after = {r["id"]: r for r in rows.rows_where(kind.model, pk__in=[x["before"]["id"] for x in entry["rows"]])}
-        for item in entry["rows"]:
-            item["after"] = after.get(item["before"]["id"])
+    note_rows_after(related_registry, related)
 
     merge = CustomerMerge.objects.create(
         survivor_id=survivor_id,
@@ -512,26 +505,8 @@ def _shown(customer: Customer) -> dict[str, Any]:
 # Unmerge ------------------------------------------------------------------------------------------
 
 
-def undo_deadline(merge: CustomerMerge) -> dt.datetime:
-    return merge.created_at + dt.timedelta(days=UNDO_DAYS)
-
-
-def may_undo(merge: CustomerMerge, user: Any, *, now: dt.datetime | None = None) -> bool:
-    """Whether the button is offered: not undone, within 30 days, and the user made the merge or
-    manages more than their own records."""
-    if merge.undone_at is not None or (now or timezone.now()) > undo_deadline(merge):
-        return False
-    return bool(user.is_kehu_admin or merge.created_by_id == user.pk or user.data_scope != "own")
-
-
 def _report_name(column: str) -> str:
     return _COMPUTED_FROM.get(column, column).removesuffix("_id")
-
-
-def _row_label(kind: RelatedKind, row: Mapping[str, Any]) -> str:
-    name = row.get("name") or row.get("title") or row.get("body") or ""
-    name = str(name)[:30]
-    return f"{kind.label}“{name}”（#{row['id']}）" if name else f"{kind.label} #{row['id']}"
 
 
 def _undo_conflicts(merge: CustomerMerge, survivor: Customer) -> list[FieldError]:
@@ -554,22 +529,7 @@ def _undo_conflicts(merge: CustomerMerge, survivor: Customer) -> list[FieldError
     if sorted(snapshot["tags"][str(merge.survivor_id)]) != tags_after \
             and sorted(_tag_ids([merge.survivor_id])[merge.survivor_id]) != tags_after:
         conflicts.append(FieldError("tags", ErrorCode.VERSION_CONFLICT, _("合并后“标签”又被修改过")))
-    for entry in snapshot["related"]:
-        kind = related_registry.get(entry["kind"])
-        if entry["derived"] or kind is None:
-            continue
-        ids = [item["before"]["id"] for item in entry["rows"]]
-        now_rows = {r["id"]: r for r in rows.rows_where(kind.model, lock=True, pk__in=ids)}
-        for item in entry["rows"]:
-            row = now_rows.get(item["before"]["id"])
-            if row is None:
-                record = _row_label(kind, item["before"])
-                conflicts.append(FieldError(entry["kind"], ErrorCode.VERSION_CONFLICT,
-                                            _("%(record)s 在合并后被删除") % {"record": record}))
-            elif row != item["after"]:
-                conflicts.append(FieldError(entry["kind"], ErrorCode.VERSION_CONFLICT,
-                                            _("%(record)s 在合并后被修改过") % {"record": _row_label(kind, row)}))
-    return conflicts
+    return conflicts + rows_conflicts(related_registry, snapshot["related"])
 
 
 @dataclass
@@ -617,21 +577,16 @@ def merge_undo(*, acting_user: Any, merge_id: int) -> UnmergeResult:
     through.objects.bulk_create([through(customer_id=pk, tag_id=tag) for pk in merge.merged_ids
                                  for tag in snapshot["tags"][str(pk)] if tag in existing_tags])
 
+    restore_moved_rows(related_registry, snapshot["related"])
     for entry in snapshot["related"]:
         kind = related_registry.get(entry["kind"])
-        if kind is None:
+        if kind is None or not entry["derived"]:
             continue
+        # The merged record's values and contacts come back unchanged, so its derived rows are
+        # still right: written back as they were (ids, an issue's assignee and date included).
         manager = kind.model._default_manager
-        if entry["derived"]:
-            # The merged record's values and contacts come back unchanged, so its derived rows are
-            # still right: written back as they were (ids, an issue's assignee and date included).
-            manager.filter(pk__in=[item["before"]["id"] for item in entry["rows"]]).delete()
-            manager.bulk_create([kind.model(**rows.python_values(kind.model, item["before"]))
-                                 for item in entry["rows"]])
-            continue
-        for item in entry["rows"]:
-            manager.filter(pk=item["before"]["id"]).update(**rows.python_values(kind.model, item["before"],
-                                                                                skip=["id"]))
+        manager.filter(pk__in=[item["before"]["id"] for item in entry["rows"]]).delete()
+        manager.bulk_create([kind.model(**rows.python_values(kind.model, item["before"])) for item in entry["rows"]])
 
     before = snapshot["customers"][str(merge.survivor_id)]
     after = snapshot["survivor_after"]
