@@ -176,6 +176,7 @@ def _mount_routers() -> None:
     from kehu.dataquality.api import router as quality_router
     from kehu.imports.api import router as imports_router
     from kehu.leads.api import router as leads_router
+    from kehu.pool.api import router as pool_router
     from kehu.sales.api import router as sales_router
 
     api.add_router("/", accounts_router)
@@ -185,6 +186,7 @@ def _mount_routers() -> None:
     api.add_router("/", sales_router)
     api.add_router("/", leads_router)
     api.add_router("/", contracts_router)
+    api.add_router("/", pool_router)
 
 
 _mount_routers()

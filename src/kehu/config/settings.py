@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "kehu.sales",
     "kehu.leads",
     "kehu.contracts",
+    "kehu.pool",
 ]
 
 MIDDLEWARE = [

@@ -16,4 +16,5 @@ urlpatterns = [
     path("sales/", include("kehu.sales.urls")),
     path("leads/", include("kehu.leads.urls")),
     path("contracts/", include("kehu.contracts.urls")),
+    path("pool/", include("kehu.pool.urls")),
 ]
