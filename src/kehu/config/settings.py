@@ -206,6 +206,15 @@ if os.environ.get("HUEY_REDIS_URL"):
 else:
     HUEY.update({"huey_class": "huey.SqliteHuey", "filename": str(DATA_DIR / "huey.sqlite3")})
 
+# The cache holds counters that every web process must share (the public lead form's per-IP rate
+# limit): files in the data folder on one machine, Redis when KEHU_CACHE_REDIS_URL is set (several
+# machines). Django's default in-memory cache would give each gunicorn worker its own count.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                      "LOCATION": str(DATA_DIR / "cache")}}
+if os.environ.get("KEHU_CACHE_REDIS_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": os.environ["KEHU_CACHE_REDIS_URL"]}}
+
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
 LOGGING = {
