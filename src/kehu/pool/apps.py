@@ -7,3 +7,8 @@ class PoolConfig(AppConfig):
     label = "pool"
     verbose_name = _("公海")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from kehu.pool import registration
+
+        registration.register()

@@ -12,12 +12,12 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-BENCHMARKS = ("search", "list", "normalize", "export", "import", "dedupe", "dedupe_contacts", "sales")
+BENCHMARKS = ("search", "list", "normalize", "export", "import", "dedupe", "dedupe_contacts", "sales", "pool")
 
 
 class Command(BaseCommand):
     help = ("性能基准：search、list、normalize、export、import、dedupe（查重）、dedupe_contacts（联系人查重）、"
-            "sales（销售看板、预测、漏斗）")
+            "sales（销售看板、预测、漏斗）、pool（公海自动退回）")
     requires_system_checks: list[str] = []
     requires_migrations_checks = False
 
