@@ -43,6 +43,7 @@ from kehu.dataquality.merging import rows
 from kehu.dataquality.merging.registry import RelatedKind, contact_registry, related_registry
 from kehu.dataquality.merging.related import (  # noqa: F401 - may_undo, undo_deadline: used by views and API
     UNDO_DAYS,
+    check_choices,
     may_undo,
     move_rows,
     note_rows_after,
@@ -273,27 +274,6 @@ def contact_merge_preview(*, acting_user: Any, ids: Sequence[Any],
     )
 
 
-def _check_choices(choices: Mapping[str, Any], allowed: set[str], ids: set[int]) -> dict[str, int]:
-    errors = []
-    clean: dict[str, int] = {}
-    for name, source in choices.items():
-        if name not in allowed:
-            errors.append(FieldError(name, ErrorCode.INVALID, _("未知字段：%(field)s") % {"field": name}))
-            continue
-        try:
-            source_id = int(source)
-        except (TypeError, ValueError):
-            source_id = -1
-        if source_id not in ids:
-            errors.append(FieldError(name, ErrorCode.INVALID,
-                                     _("%(field)s 的取值必须来自参与合并的联系人") % {"field": _label(name)}))
-            continue
-        clean[name] = source_id
-    if errors:
-        raise ValidationFailed(errors)
-    return clean
-
-
 def _apply_choices(survivor: Contact, by_id: Mapping[int, Contact], choices: Mapping[str, int]) -> None:
     custom = dict(survivor.custom or {})
     for name, source_id in choices.items():
@@ -365,7 +345,8 @@ def contacts_merge(
     Customer.objects.select_for_update().filter(pk=customer_id).first()  # one merge per customer at a time
     contacts = _ordered(found, survivor_id)
     choices = {**default_choices(contacts, survivor),
-               **_check_choices(field_choices or {}, set(_field_names(contacts)), set(ids))}
+               **check_choices(field_choices or {}, set(_field_names(contacts)), set(ids), label=_label,
+                               outside=_("%(field)s 的取值必须来自参与合并的联系人"))}
 
     before = {pk: rows.row_of(c) for pk, c in found.items()}
     shown_before = _shown(survivor)

@@ -8,13 +8,13 @@ The snapshot of one kind is {"kind": key, "derived": bool, "rows": [{"before": r
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kehu.core.errors import ErrorCode, FieldError
+from kehu.core.errors import ErrorCode, FieldError, ValidationFailed
 from kehu.dataquality.merging import rows
 from kehu.dataquality.merging.registry import RelatedKind, RelatedRegistry
 
@@ -95,3 +95,26 @@ def may_undo(merge: Any, user: Any, *, now: dt.datetime | None = None) -> bool:
     if merge.undone_at is not None or (now or timezone.now()) > undo_deadline(merge):
         return False
     return bool(user.is_kehu_admin or merge.created_by_id == user.pk or user.data_scope != "own")
+
+
+def check_choices(choices: Mapping[str, Any], allowed: set[str], ids: set[int], *, label: Callable[[str], str],
+                  outside: str) -> dict[str, int]:
+    """The user's picks {field: record id}, each a known field and a record of the merge; else
+    ValidationFailed naming every bad pick (`outside`: the message, with %(field)s)."""
+    errors = []
+    clean: dict[str, int] = {}
+    for name, source in choices.items():
+        if name not in allowed:
+            errors.append(FieldError(name, ErrorCode.INVALID, _("未知字段：%(field)s") % {"field": name}))
+            continue
+        try:
+            source_id = int(source)
+        except (TypeError, ValueError):
+            source_id = -1
+        if source_id not in ids:
+            errors.append(FieldError(name, ErrorCode.INVALID, outside % {"field": label(name)}))
+            continue
+        clean[name] = source_id
+    if errors:
+        raise ValidationFailed(errors)
+    return clean

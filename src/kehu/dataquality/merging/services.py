@@ -37,6 +37,7 @@ from kehu.dataquality.merging import rows
 from kehu.dataquality.merging.registry import RelatedKind, merge_listeners, related_registry, unmerge_listeners
 from kehu.dataquality.merging.related import (  # noqa: F401 - UNDO_DAYS, may_undo, undo_deadline: used by views
     UNDO_DAYS,
+    check_choices,
     may_undo,
     move_rows,
     note_rows_after,
@@ -321,27 +322,6 @@ def _any_distinct(ids: Sequence[int]) -> bool:
 # Merge --------------------------------------------------------------------------------------------
 
 
-def _check_choices(choices: Mapping[str, Any], allowed_fields: set[str], ids: set[int]) -> dict[str, int]:
-    errors = []
-    clean: dict[str, int] = {}
-    for name, source in choices.items():
-        if name not in allowed_fields:
-            errors.append(FieldError(name, ErrorCode.INVALID, _("未知字段：%(field)s") % {"field": name}))
-            continue
-        try:
-            source_id = int(source)
-        except (TypeError, ValueError):
-            source_id = -1
-        if source_id not in ids:
-            errors.append(FieldError(name, ErrorCode.INVALID,
-                                     _("%(field)s 的取值必须来自参与合并的客户") % {"field": _label(name)}))
-            continue
-        clean[name] = source_id
-    if errors:
-        raise ValidationFailed(errors)
-    return clean
-
-
 def _apply_choices(survivor: Customer, by_id: Mapping[int, Customer], choices: Mapping[str, int]) -> None:
     custom = dict(survivor.custom or {})
     for name, source_id in choices.items():
@@ -441,7 +421,8 @@ def customers_merge(
     survivor = found[survivor_id]
     customers = _ordered(found, survivor_id)
     choices = {**default_choices(customers, survivor),
-               **_check_choices(field_choices or {}, set(_field_names(customers)), set(ids))}
+               **check_choices(field_choices or {}, set(_field_names(customers)), set(ids), label=_label,
+                               outside=_("%(field)s 的取值必须来自参与合并的客户"))}
 
     before = {pk: rows.row_of(c) for pk, c in found.items()}
     shown_before = _shown(survivor)
