@@ -42,13 +42,18 @@ from kehu.customers.services import CONTACT_FIELDS
 from kehu.dataquality.merging import rows
 from kehu.dataquality.merging.registry import RelatedKind, contact_registry, related_registry
 from kehu.dataquality.merging.related import (  # noqa: F401 - may_undo, undo_deadline: used by views and API
+    MAX_MERGED,
     UNDO_DAYS,
     check_choices,
+    clean_ids,
+    field_names,
+    is_empty,
     may_undo,
     move_rows,
     note_rows_after,
     restore_moved_rows,
     rows_conflicts,
+    survivor_first,
     undo_deadline,
 )
 from kehu.dataquality.merging.services import UnmergeConflict
@@ -60,7 +65,6 @@ from kehu.dataquality.models import (
     MergedContactId,
 )
 
-MAX_MERGED = 10
 # Fields the user picks a value for; notes are joined instead, custom fields picked per key.
 CHOSEN_FIELDS = [name for name in CONTACT_FIELDS if name not in ("notes", "custom")]
 # A number or address that loses the vote is kept in the survivor's notes (see the docstring).
@@ -99,21 +103,6 @@ class ContactMergePreview:
     choices: dict[str, int] = field(default_factory=dict)
 
 
-def _clean_ids(survivor_id: int | None, ids: Sequence[Any]) -> list[int]:
-    try:
-        unique = list(dict.fromkeys(int(i) for i in ids))
-    except (TypeError, ValueError) as exc:
-        raise ValidationFailed([FieldError("ids", ErrorCode.INVALID, _("联系人编号无效"))]) from exc
-    if survivor_id is not None and int(survivor_id) not in unique:
-        unique.insert(0, int(survivor_id))
-    if len(unique) < 2:
-        raise ValidationFailed([FieldError("ids", ErrorCode.REQUIRED, _("至少需要两个联系人才能合并"))])
-    if len(unique) > MAX_MERGED + 1:
-        raise ValidationFailed([FieldError("ids", ErrorCode.INVALID,
-                                           _("一次最多合并 %(count)s 个联系人") % {"count": MAX_MERGED + 1})])
-    return unique
-
-
 def _visible(acting_user: Any, ids: Sequence[int], *, lock: bool) -> dict[int, Contact]:
     """The contacts, all of one customer the user may see; a contact another merge absorbed is a
     conflict (refresh), a missing or hidden one 404."""
@@ -135,6 +124,11 @@ def _visible(acting_user: Any, ids: Sequence[int], *, lock: bool) -> dict[int, C
     return found
 
 
+def _ids(survivor_id: Any, ids: Any) -> list[int]:
+    return clean_ids(survivor_id, ids, invalid=_("联系人编号无效"), too_few=_("至少需要两个联系人才能合并"),
+                     too_many=_("一次最多合并 %(count)s 个联系人"))
+
+
 def default_survivor(contacts: Sequence[Contact]) -> Contact:
     """The primary contact, else the oldest."""
     by_age = sorted(contacts, key=lambda c: (c.created_at, c.pk))
@@ -150,31 +144,17 @@ def _raw(contact: Contact, name: str) -> Any:
     return getattr(contact, name)
 
 
-def _is_empty(value: Any) -> bool:
-    return value in (None, "", [], {})
-
-
-def _field_names(contacts: Sequence[Contact]) -> list[str]:
-    custom_keys = sorted({key for c in contacts for key in (c.custom or {})})
-    return CHOSEN_FIELDS + [f"custom.{key}" for key in custom_keys]
-
-
-def _ordered(found: Mapping[int, Contact], survivor_id: int) -> list[Contact]:
-    others = sorted((c for pk, c in found.items() if pk != survivor_id), key=lambda c: (c.created_at, c.pk))
-    return [found[survivor_id], *others]
-
-
 def default_choices(contacts: Sequence[Contact], survivor: Contact) -> dict[str, int]:
     """Per field, the contact whose value survives: the most recently updated non-empty value (the
     survivor when it holds the same); "primary" is kept when any of them is the primary contact."""
     recent_first = sorted(contacts, key=lambda c: (c.updated_at, c.pk), reverse=True)
     choices: dict[str, int] = {}
-    for name in _field_names(contacts):
+    for name in field_names(contacts, CHOSEN_FIELDS):
         if name == "is_primary":
             primary = next((c for c in [survivor, *recent_first] if c.is_primary), survivor)
             choices[name] = primary.pk
             continue
-        source = next((c for c in recent_first if not _is_empty(_raw(c, name))), survivor)
+        source = next((c for c in recent_first if not is_empty(_raw(c, name))), survivor)
         if _raw(survivor, name) == _raw(source, name):
             source = survivor
         choices[name] = source.pk
@@ -185,7 +165,7 @@ def _display(contact: Contact, name: str) -> str:
     value = _raw(contact, name)
     if name == "is_primary":
         return _("是") if value else _("否")
-    if _is_empty(value):
+    if is_empty(value):
         return ""
     if name in _FK_FIELDS:
         related = getattr(contact, name)
@@ -226,10 +206,10 @@ def _merged_notes(contacts: Sequence[Contact], choices: Mapping[str, int]) -> st
     kept: list[str] = []
     for name in KEPT_IN_NOTES:
         chosen = _raw(by_id[choices[name]], name) if name in choices else None
-        seen = [chosen] if not _is_empty(chosen) else []
+        seen = [chosen] if not is_empty(chosen) else []
         for contact in contacts:
             value = _raw(contact, name)
-            if _is_empty(value) or any(_same(name, value, other) for other in seen):
+            if is_empty(value) or any(_same(name, value, other) for other in seen):
                 continue
             seen.append(value)
             kept.append(f"{_label(name)} {value}")
@@ -250,14 +230,14 @@ def _any_distinct(ids: Sequence[int]) -> bool:
 def contact_merge_preview(*, acting_user: Any, ids: Sequence[Any],
                           survivor_id: int | None = None) -> ContactMergePreview:
     """The contacts side by side with each field's default choice; nothing is written."""
-    clean = _clean_ids(survivor_id, ids)
+    clean = _ids(survivor_id, ids)
     found = _visible(acting_user, clean, lock=False)
     survivor = found[int(survivor_id)] if survivor_id is not None else default_survivor(list(found.values()))
-    contacts = _ordered(found, survivor.pk)
+    contacts = survivor_first(found, survivor.pk)
     choices = default_choices(contacts, survivor)
     field_rows = []
-    for name in _field_names(contacts):
-        cells = [ValueCell(c.pk, _display(c, name), _is_empty(_raw(c, name))) for c in contacts]
+    for name in field_names(contacts, CHOSEN_FIELDS):
+        cells = [ValueCell(c.pk, _display(c, name), is_empty(_raw(c, name))) for c in contacts]
         differs = len({repr(_raw(c, name)) for c in contacts}) > 1
         field_rows.append(FieldRow(name, _label(name), cells, choices[name], differs))
     related_counts: dict[int, list[tuple[str, int]]] = {c.pk: [] for c in contacts}
@@ -327,7 +307,7 @@ def contacts_merge(
     maps a field (or `custom.<key>`) to the contact whose value survives; unnamed fields take the
     preview's default. A contact saved since `expected_versions` raises VersionConflict."""
     survivor_id = int(survivor_id)
-    ids = _clean_ids(survivor_id, merged_ids)
+    ids = _ids(survivor_id, merged_ids)
     merged = [pk for pk in ids if pk != survivor_id]
     missing_kinds = contact_registry.unregistered()
     if missing_kinds:
@@ -343,9 +323,10 @@ def contacts_merge(
     survivor = found[survivor_id]
     customer_id = survivor.customer_id
     Customer.objects.select_for_update().filter(pk=customer_id).first()  # one merge per customer at a time
-    contacts = _ordered(found, survivor_id)
+    contacts = survivor_first(found, survivor_id)
     choices = {**default_choices(contacts, survivor),
-               **check_choices(field_choices or {}, set(_field_names(contacts)), set(ids), label=_label,
+               **check_choices(field_choices or {}, set(field_names(contacts, CHOSEN_FIELDS)), set(ids),
+                               label=_label,
                                outside=_("%(field)s 的取值必须来自参与合并的联系人"))}
 
     before = {pk: rows.row_of(c) for pk, c in found.items()}
@@ -511,3 +492,4 @@ def contact_survivor_of(contact_id: int) -> int | None:
             return None if current == contact_id else current
         current = absorbed.merge.survivor_id
     return None
+

@@ -8,7 +8,7 @@ The snapshot of one kind is {"kind": key, "derived": bool, "rows": [{"before": r
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from django.utils import timezone
@@ -118,3 +118,41 @@ def check_choices(choices: Mapping[str, Any], allowed: set[str], ids: set[int], 
     if errors:
         raise ValidationFailed(errors)
     return clean
+
+
+# Picking the records and their values --------------------------------------------------------------
+
+MAX_MERGED = 10  # records folded into one survivor at a time
+
+
+def clean_ids(survivor_id: Any, ids: Iterable[Any], *, invalid: str, too_few: str, too_many: str) -> list[int]:
+    """The ids of a merge, each once, the survivor first when it was not among them; the messages
+    name the kind of record (`too_many` with %(count)s)."""
+    try:
+        unique = list(dict.fromkeys(int(i) for i in ids))
+        survivor = int(survivor_id) if survivor_id is not None else None
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed([FieldError("ids", ErrorCode.INVALID, invalid)]) from exc
+    if survivor is not None and survivor not in unique:
+        unique.insert(0, survivor)
+    if len(unique) < 2:
+        raise ValidationFailed([FieldError("ids", ErrorCode.REQUIRED, too_few)])
+    if len(unique) > MAX_MERGED + 1:
+        raise ValidationFailed([FieldError("ids", ErrorCode.INVALID, too_many % {"count": MAX_MERGED + 1})])
+    return unique
+
+
+def is_empty(value: Any) -> bool:
+    return value in (None, "", [], {})
+
+
+def field_names(records: Sequence[Any], chosen: Sequence[str]) -> list[str]:
+    """The fields a user picks a value for: `chosen`, then each custom field any record has."""
+    custom_keys = sorted({key for r in records for key in (r.custom or {})})
+    return [*chosen, *(f"custom.{key}" for key in custom_keys)]
+
+
+def survivor_first(found: Mapping[int, Any], survivor_id: int) -> list[Any]:
+    """The survivor first, then the others oldest first: the order values are united in."""
+    others = sorted((r for pk, r in found.items() if pk != survivor_id), key=lambda r: (r.created_at, r.pk))
+    return [found[survivor_id], *others]

@@ -36,20 +36,24 @@ from kehu.customers.services import CUSTOMER_FIELDS
 from kehu.dataquality.merging import rows
 from kehu.dataquality.merging.registry import RelatedKind, merge_listeners, related_registry, unmerge_listeners
 from kehu.dataquality.merging.related import (  # noqa: F401 - UNDO_DAYS, may_undo, undo_deadline: used by views
+    MAX_MERGED,
     UNDO_DAYS,
     check_choices,
+    clean_ids,
+    field_names,
+    is_empty,
     may_undo,
     move_rows,
     note_rows_after,
     restore_moved_rows,
     rows_conflicts,
+    survivor_first,
     undo_deadline,
 )
 from kehu.dataquality.messages import field_label
 from kehu.dataquality.models import CustomerMerge, DistinctPair, MergedCustomerId
 from kehu.dataquality.normalize.identifiers import normalize_credit_code, normalize_resident_id
 
-MAX_MERGED = 10
 # Fields the user picks a value for; phones, e-mails and tags are united instead, the department
 # follows the chosen owner, custom fields are picked per key ("custom.<key>").
 CHOSEN_FIELDS = [name for name in CUSTOMER_FIELDS if name not in ("phones", "emails", "department", "custom")]
@@ -128,19 +132,9 @@ def _locked_or_missing(acting_user: Any, ids: Sequence[int], *, lock: bool) -> d
     return found
 
 
-def _clean_ids(survivor_id: int | None, ids: Iterable[Any]) -> list[int]:
-    try:
-        unique = list(dict.fromkeys(int(i) for i in ids))
-    except (TypeError, ValueError) as exc:
-        raise ValidationFailed([FieldError("ids", ErrorCode.INVALID, _("客户编号无效"))]) from exc
-    if survivor_id is not None and survivor_id not in unique:
-        unique.insert(0, survivor_id)
-    if len(unique) < 2:
-        raise ValidationFailed([FieldError("ids", ErrorCode.REQUIRED, _("至少需要两个客户才能合并"))])
-    if len(unique) > MAX_MERGED + 1:
-        raise ValidationFailed([FieldError("ids", ErrorCode.INVALID,
-                                           _("一次最多合并 %(count)s 个客户") % {"count": MAX_MERGED + 1})])
-    return unique
+def _ids(survivor_id: Any, ids: Any) -> list[int]:
+    return clean_ids(survivor_id, ids, invalid=_("客户编号无效"), too_few=_("至少需要两个客户才能合并"),
+                     too_many=_("一次最多合并 %(count)s 个客户"))
 
 
 def default_survivor(customers: Sequence[Customer], acting_user: Any) -> Customer:
@@ -158,12 +152,8 @@ def _raw(customer: Customer, name: str) -> Any:
     return getattr(customer, name)
 
 
-def _is_empty(value: Any) -> bool:
-    return value in (None, "", [], {})
-
-
 def _is_valid(name: str, value: Any) -> bool:
-    if _is_empty(value):
+    if is_empty(value):
         return False
     if name == "credit_code":
         return normalize_credit_code(str(value)).valid
@@ -180,27 +170,22 @@ def _applies(name: str, kind: str) -> bool:
     return True
 
 
-def _field_names(customers: Sequence[Customer]) -> list[str]:
-    custom_keys = sorted({key for c in customers for key in (c.custom or {})})
-    return CHOSEN_FIELDS + [f"custom.{key}" for key in custom_keys]
-
-
 def default_choices(customers: Sequence[Customer], survivor: Customer) -> dict[str, int]:
     """Per field, the record whose value survives by default: the most recently updated record with
     a valid value, the survivor when it holds the same value; the survivor's kind and owner; a field
     that does not apply to the survivor's kind (a company's birthday) keeps an empty value."""
     recent_first = sorted(customers, key=lambda c: (c.updated_at, c.pk), reverse=True)
     choices: dict[str, int] = {}
-    for name in _field_names(customers):
+    for name in field_names(customers, CHOSEN_FIELDS):
         if name == "owner" and survivor.owner_id is not None:
             choices[name] = survivor.pk  # merging never hands the record to someone else unasked
             continue
         if name == "kind" or not _applies(name, survivor.kind):
-            empty = [c for c in [survivor, *recent_first] if _is_empty(_raw(c, name))]
+            empty = [c for c in [survivor, *recent_first] if is_empty(_raw(c, name))]
             choices[name] = (empty or [survivor])[0].pk
             continue
         source = next((c for c in recent_first if _is_valid(name, _raw(c, name))), None) \
-            or next((c for c in recent_first if not _is_empty(_raw(c, name))), survivor)
+            or next((c for c in recent_first if not is_empty(_raw(c, name))), survivor)
         if _raw(survivor, name) == _raw(source, name):
             source = survivor
         choices[name] = source.pk
@@ -209,7 +194,7 @@ def default_choices(customers: Sequence[Customer], survivor: Customer) -> dict[s
 
 def _display(customer: Customer, name: str) -> str:
     value = _raw(customer, name)
-    if _is_empty(value):
+    if is_empty(value):
         return ""
     if name in _FK_FIELDS:
         related = getattr(customer, name)
@@ -269,22 +254,16 @@ def _united_emails(customers: Sequence[Customer]) -> list[str]:
     return emails
 
 
-def _ordered(customers: Mapping[int, Customer], survivor_id: int) -> list[Customer]:
-    """The survivor first, then the others oldest first: the order values are united in."""
-    others = sorted((c for pk, c in customers.items() if pk != survivor_id), key=lambda c: (c.created_at, c.pk))
-    return [customers[survivor_id], *others]
-
-
 def merge_preview(*, acting_user: Any, ids: Sequence[Any], survivor_id: int | None = None) -> MergePreview:
     """The records side by side with each field's default choice; nothing is written."""
-    clean = _clean_ids(survivor_id, ids)
+    clean = _ids(survivor_id, ids)
     found = _locked_or_missing(acting_user, clean, lock=False)
     survivor = found[survivor_id] if survivor_id is not None else default_survivor(list(found.values()), acting_user)
-    customers = _ordered(found, survivor.pk)
+    customers = survivor_first(found, survivor.pk)
     choices = default_choices(customers, survivor)
     rows_out = []
-    for name in _field_names(customers):
-        cells = [ValueCell(c.pk, _display(c, name), _is_empty(_raw(c, name))) for c in customers]
+    for name in field_names(customers, CHOSEN_FIELDS):
+        cells = [ValueCell(c.pk, _display(c, name), is_empty(_raw(c, name))) for c in customers]
         differs = len({repr(_raw(c, name)) for c in customers}) > 1
         rows_out.append(FieldRow(name=name, label=_label(name), cells=cells, default=choices[name], differs=differs))
     phones, _codes = _united_phones(customers)
@@ -405,7 +384,7 @@ def customers_merge(
     `expected_versions` ({customer id: version} as previewed) a record saved in between raises
     VersionConflict, and so does a record another merge absorbed first: nothing is written."""
     survivor_id = int(survivor_id)
-    ids = _clean_ids(survivor_id, merged_ids)
+    ids = _ids(survivor_id, merged_ids)
     merged = [pk for pk in ids if pk != survivor_id]
     missing_kinds = related_registry.unregistered()
     if missing_kinds:
@@ -419,9 +398,10 @@ def customers_merge(
                                     "请刷新后再合并") % {"name": found[pk].name, "current": found[pk].version,
                                                      "yours": version})
     survivor = found[survivor_id]
-    customers = _ordered(found, survivor_id)
+    customers = survivor_first(found, survivor_id)
     choices = {**default_choices(customers, survivor),
-               **check_choices(field_choices or {}, set(_field_names(customers)), set(ids), label=_label,
+               **check_choices(field_choices or {}, set(field_names(customers, CHOSEN_FIELDS)), set(ids),
+                               label=_label,
                                outside=_("%(field)s 的取值必须来自参与合并的客户"))}
 
     before = {pk: rows.row_of(c) for pk, c in found.items()}
@@ -623,3 +603,4 @@ def pair_mark_distinct(*, acting_user: Any, a_id: int, b_id: int) -> DistinctPai
             audit.record_event(actor=acting_user, action="not_duplicate", obj=found[this], customer_id=this,
                                changes=[{"field": "_other", "old": None, "new": _marker([found[other]])}])
     return pair
+
