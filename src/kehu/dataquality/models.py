@@ -219,17 +219,10 @@ class QualitySnapshot(models.Model):
 # Merge and unmerge -------------------------------------------------------------------------------
 
 
-class CustomerMerge(models.Model):
-    """One merge of duplicate customers into a survivor, with everything needed to undo it.
+class MergeRecord(models.Model):
+    """What a customer merge and a contact merge both keep: when and by whom, the snapshot the undo
+    writes back, and when and by whom it was undone."""
 
-    Ids are plain integers, not foreign keys: the merged customers no longer exist while the merge
-    stands, and the record must outlive a later deletion of the survivor as history. `snapshot`
-    holds every column and the tags of each customer before the merge, the survivor's columns
-    after it, and for each related row (contacts, notes, ... every kind in
-    `dataquality.merging.registry`) the customer it pointed to and its values before and after."""
-
-    survivor_id = models.BigIntegerField(_("保留的客户"), db_index=True)
-    merged_ids = models.JSONField(_("被合并的客户"), default=list)
     created_at = models.DateTimeField(_("合并时间"), default=timezone.now, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -241,7 +234,38 @@ class CustomerMerge(models.Model):
     )
 
     class Meta:
+        abstract = True
         ordering = ["-created_at", "-id"]
+
+
+class DistinctRecords(models.Model):
+    """Two records a user said are different (smaller id first); plain ids so the decision survives
+    merges and their undo."""
+
+    low_id = models.BigIntegerField()
+    high_id = models.BigIntegerField(db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+
+class CustomerMerge(MergeRecord):
+    """One merge of duplicate customers into a survivor, with everything needed to undo it.
+
+    Ids are plain integers, not foreign keys: the merged customers no longer exist while the merge
+    stands, and the record must outlive a later deletion of the survivor as history. `snapshot`
+    holds every column and the tags of each customer before the merge, the survivor's columns
+    after it, and for each related row (contacts, notes, ... every kind in
+    `dataquality.merging.registry`) the customer it pointed to and its values before and after."""
+
+    survivor_id = models.BigIntegerField(_("保留的客户"), db_index=True)
+    merged_ids = models.JSONField(_("被合并的客户"), default=list)
+
+    class Meta(MergeRecord.Meta):
         verbose_name = _("客户合并")
         verbose_name_plural = _("客户合并")
 
@@ -260,16 +284,9 @@ class MergedCustomerId(models.Model):
         return f"{self.customer_id} → merge#{self.merge_id}"
 
 
-class DistinctPair(models.Model):
+class DistinctPair(DistinctRecords):
     """Two customers a user said are not duplicates; the matching engine never suggests them again.
     Stored as (smaller id, larger id); plain ids so the decision survives a merge and its undo."""
-
-    low_id = models.BigIntegerField()
-    high_id = models.BigIntegerField(db_index=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["low_id", "high_id"], name="distinct_pair_unique")]
@@ -392,15 +409,8 @@ class ContactDuplicatePair(models.Model):
         return f"contact {self.low_id} ~ {self.high_id} ({self.score:.1f})"
 
 
-class DistinctContactPair(models.Model):
+class DistinctContactPair(DistinctRecords):
     """Two contacts a user said are different people; never suggested again."""
-
-    low_id = models.BigIntegerField()
-    high_id = models.BigIntegerField(db_index=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["low_id", "high_id"], name="distinct_contact_pair_unique")]
@@ -411,7 +421,7 @@ class DistinctContactPair(models.Model):
         return f"contact {self.low_id} ≠ {self.high_id}"
 
 
-class ContactMerge(models.Model):
+class ContactMerge(MergeRecord):
     """One merge of duplicate contacts of a customer into a surviving contact, with what the undo
     needs: every column of each contact before, the survivor's after, and each related row that was
     re-pointed (`merging.registry.contact_registry`)."""
@@ -419,18 +429,8 @@ class ContactMerge(models.Model):
     customer_id = models.BigIntegerField(_("客户"), db_index=True)
     survivor_id = models.BigIntegerField(_("保留的联系人"), db_index=True)
     merged_ids = models.JSONField(_("被合并的联系人"), default=list)
-    created_at = models.DateTimeField(_("合并时间"), default=timezone.now, db_index=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    snapshot = models.JSONField(default=dict)
-    undone_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
-    undone_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(MergeRecord.Meta):
         verbose_name = _("联系人合并")
         verbose_name_plural = _("联系人合并")
 
