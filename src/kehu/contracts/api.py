@@ -164,3 +164,53 @@ def payment_create(request: HttpRequest, contract_id: int, payload: PaymentIn): 
 def payment_delete(request: HttpRequest, contract_id: int, payment_id: int):  # type: ignore[no-untyped-def]
     services.payment_delete(acting_user=_user(request), contract_id=contract_id, payment_id=payment_id)
     return Status(204, None)
+
+
+# Export ----------------------------------------------------------------------------------------
+# Declared after "/contracts/{int:contract_id}": the int converter never takes "export".
+
+EXPORT_FORMAT = Query("csv", pattern=r"^(csv|xlsx)$", description="csv (streamed) or xlsx")
+EXPORT_COLUMNS = Query("", description="Comma-separated column keys; every column when empty")
+
+
+@router.get("/contracts/export", response={200: None, **ERRORS})
+def contract_export(  # type: ignore[no-untyped-def]
+    request: HttpRequest, query: Query[ContractListQuery], format: str = EXPORT_FORMAT,
+    columns: str = EXPORT_COLUMNS,
+):
+    """Every contract the list would show with these filters (limit/offset ignored), as CSV or XLSX."""
+    from kehu.core.exporting import export_response, requested_columns
+
+    return export_response("contracts", user=_user(request), params=request.GET, fmt=format,
+                           columns=requested_columns(request.GET))
+
+
+@router.get("/payments/export", response={200: None, **ERRORS})
+def payment_export(  # type: ignore[no-untyped-def]
+    request: HttpRequest, query: Query[ContractListQuery], format: str = EXPORT_FORMAT,
+    columns: str = EXPORT_COLUMNS,
+    received_from: str = Query("", description="Received on or after (YYYY-MM-DD)"),
+    received_to: str = Query("", description="Received on or before (YYYY-MM-DD)"),
+    method: str = Query("", description="bank, cash, wechat, alipay or other"),
+):
+    """The payments received on the contracts the list would show with these filters, each with its
+    contract number and customer, as CSV or XLSX."""
+    from kehu.core.exporting import export_response, requested_columns
+
+    return export_response("payments", user=_user(request), params=request.GET, fmt=format,
+                           columns=requested_columns(request.GET))
+
+
+@router.get("/payment-plans/export", response={200: None, **ERRORS})
+def payment_plan_export(  # type: ignore[no-untyped-def]
+    request: HttpRequest, query: Query[ContractListQuery], format: str = EXPORT_FORMAT,
+    columns: str = EXPORT_COLUMNS,
+    due_from: str = Query("", description="Due on or after (YYYY-MM-DD)"),
+    due_to: str = Query("", description="Due on or before (YYYY-MM-DD)"),
+):
+    """The payment-plan instalments of the contracts the list would show, with paid, outstanding and
+    overdue, as CSV or XLSX."""
+    from kehu.core.exporting import export_response, requested_columns
+
+    return export_response("payment_plans", user=_user(request), params=request.GET, fmt=format,
+                           columns=requested_columns(request.GET))

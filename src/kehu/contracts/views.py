@@ -334,3 +334,18 @@ def number_rule(request: HttpRequest) -> HttpResponse:
                                        "sequence_width": rule.sequence_width, "reset": rule.reset})
     return render(request, "contracts/pages/settings.html", {"form": form, "rule": rule},
                   status=422 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def contract_export(request: HttpRequest, what: str = "contracts") -> HttpResponse:
+    """The list's contracts (export/), their payments (export/payments/) or their payment plans
+    (export/payment_plans/) as CSV/XLSX (`format`): the list's filters from the query string, the
+    user's scope, audited."""
+    from kehu.core.exporting import export_response, requested_columns
+
+    if what not in ("contracts", "payments", "payment_plans"):
+        raise Http404
+    kind = what
+    return export_response(kind, user=request.user, params=request.GET, fmt=request.GET.get("format", "csv"),
+                           columns=requested_columns(request.GET))

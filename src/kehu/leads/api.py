@@ -109,3 +109,18 @@ def lead_convert(request: HttpRequest, lead_id: int, payload: ConvertIn):  # typ
             "customer_id": result.customer.pk, "customer_created": result.customer_created,
             "contact_id": result.contact.pk if result.contact else None, "contact_created": result.contact_created,
             "opportunity_id": result.opportunity.pk if result.opportunity else None}
+
+
+# Declared after "/leads/{int:lead_id}": the int converter never takes "export".
+@router.get("/leads/export", response={200: None, **ERRORS})
+def lead_export(  # type: ignore[no-untyped-def]
+    request: HttpRequest, query: Query[LeadListQuery],
+    format: str = Query("csv", pattern=r"^(csv|xlsx)$", description="csv (streamed) or xlsx"),
+    columns: str = Query("", description="Comma-separated column keys; every column when empty"),
+):
+    """Every lead the list would show with these filters (limit/offset ignored), as a CSV or XLSX
+    download that the lead import reads back as it is."""
+    from kehu.core.exporting import export_response, requested_columns
+
+    return export_response("leads", user=_user(request), params=request.GET, fmt=format,
+                           columns=requested_columns(request.GET))

@@ -55,3 +55,6 @@ def register() -> None:
     timeline_registry.register("lead", _lead_entries)
     timeline.OBJECT_LABELS.setdefault("lead", "线索")
     register_import_kinds()
+    from kehu.leads.exports import register_export_kinds
+
+    register_export_kinds()

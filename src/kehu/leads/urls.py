@@ -7,6 +7,7 @@ app_name = "leads"
 urlpatterns = [
     path("", views.lead_list, name="list"),
     path("new/", views.lead_create, name="create"),
+    path("export/", views.lead_export, name="export"),
     path("duplicates/check/", views.lead_duplicate_check, name="duplicate_check"),
     path("forms/", views.lead_forms, name="forms"),
     path("forms/<int:pk>/", views.lead_forms, name="form_edit"),

@@ -253,3 +253,13 @@ def public_form(request: HttpRequest, slug: str) -> HttpResponse:
     context.update(form=form, token=public.issue_token(slug), honeypot=public.HONEYPOT,
                    token_field=public.TOKEN_FIELD)
     return render(request, "leads/public/form.html", context, status=status)
+
+
+@login_required
+@require_GET
+def lead_export(request: HttpRequest) -> HttpResponse:
+    """The list as CSV/XLSX (`format`): its filters from the query string, the user's scope, audited."""
+    from kehu.core.exporting import export_response, requested_columns
+
+    return export_response("leads", user=request.user, params=request.GET, fmt=request.GET.get("format", "csv"),
+                           columns=requested_columns(request.GET))

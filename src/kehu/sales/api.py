@@ -335,3 +335,36 @@ def product_update(request: HttpRequest, product_id: int, payload: ProductIn):  
     """Replace a product's fields (admins)."""
     product = services.product_save(acting_user=_user(request), data=payload.dict(), product_id=product_id)
     return product_out(product)
+
+
+# Export ----------------------------------------------------------------------------------------
+# Declared after "/opportunities/{int:opportunity_id}": the int converter never takes "export".
+
+EXPORT_FORMAT = Query("csv", pattern=r"^(csv|xlsx)$", description="csv (streamed) or xlsx")
+EXPORT_COLUMNS = Query("", description="Comma-separated column keys; every column when empty")
+
+
+@router.get("/opportunities/export", response={200: None, **ERRORS})
+def opportunity_export(  # type: ignore[no-untyped-def]
+    request: HttpRequest, filters: Query[OpportunityListQuery], format: str = EXPORT_FORMAT,
+    columns: str = EXPORT_COLUMNS, stage: int | None = Query(None, description="Stage id"),
+):
+    """Every deal the list would show with these filters (and `stage`), as a CSV or XLSX download that
+    the opportunity import reads back as it is."""
+    from kehu.core.exporting import export_response, requested_columns
+
+    return export_response("opportunities", user=_user(request), params=request.GET, fmt=format,
+                           columns=requested_columns(request.GET))
+
+
+@router.get("/products/export", response={200: None, **ERRORS})
+def product_export(  # type: ignore[no-untyped-def]
+    request: HttpRequest, format: str = EXPORT_FORMAT, columns: str = EXPORT_COLUMNS,
+    q: str = Query("", max_length=100, description="Text in the code or name"),
+    category: int | None = Query(None, description="Category id"), include_inactive: bool = False,
+):
+    """The product catalogue as a CSV or XLSX download that the product import reads back as it is."""
+    from kehu.core.exporting import export_response, requested_columns
+
+    return export_response("products", user=_user(request), params=request.GET, fmt=format,
+                           columns=requested_columns(request.GET))

@@ -48,6 +48,9 @@ def register() -> None:
     timeline_registry.register("sales.stage", _stage_entries)
     timeline.OBJECT_LABELS.setdefault("opportunity", "商机")
     register_import_kinds()
+    from kehu.sales.exports import register_export_kinds
+
+    register_export_kinds()
     from kehu.core.registries import demo_loaders
     from kehu.sales.demo import load_demo_deals
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.board, name="board"),
     path("stages/<int:stage_id>/cards/", views.column_more, name="column_more"),
     path("list/", views.opportunity_list, name="list"),
+    path("list/export/", views.opportunity_export, name="export"),
     path("forecast/", views.forecast, name="forecast"),
     path("opportunities/new/", views.opportunity_create, name="create"),
     path("opportunities/contacts/", views.opportunity_contacts, name="contacts"),

@@ -432,3 +432,16 @@ def settings_product(request: HttpRequest, pk: int | None = None) -> HttpRespons
     return _settings_edit(request, form, lambda f: services.product_save(
         acting_user=request.user, data=f.cleaned_data, product_id=pk),
         _("编辑产品") if product else _("新建产品"))
+
+
+# Export ----------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def opportunity_export(request: HttpRequest) -> HttpResponse:
+    """The list as CSV/XLSX (`format`): its filters from the query string, the user's scope, audited."""
+    from kehu.core.exporting import export_response, requested_columns
+
+    return export_response("opportunities", user=request.user, params=request.GET,
+                           fmt=request.GET.get("format", "csv"), columns=requested_columns(request.GET))

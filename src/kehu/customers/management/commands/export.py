@@ -1,4 +1,7 @@
-"""`kehu export customers|contacts --format csv|xlsx --out FILE [--user USERNAME] [--filter key=value ...]`"""
+"""`kehu export customers|contacts --format csv|xlsx --out FILE [--user USERNAME] [--filter key=value ...]`
+
+The other kinds of the export registry (`kehu.core.exporting`: opportunities, products, leads,
+contracts, payments, payment_plans) take the same --out/--format/--user/--filter/--columns/--lang."""
 
 from __future__ import annotations
 
@@ -8,15 +11,18 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from kehu.accounts.models import User
+from kehu.core import exporting
 from kehu.customers.export import KINDS, export_csv, export_spec, export_xlsx
 from kehu.customers.filters import CustomerFilter
 
 
 class Command(BaseCommand):
-    help = "导出客户或联系人（与列表相同的筛选条件；指定 --user 时只导出该用户可见的数据）到 CSV 或 XLSX"
+    help = ("导出客户、联系人、商机、产品、线索、合同、回款或回款计划（与列表相同的筛选条件；指定 --user 时只导出"
+            "该用户可见的数据）到 CSV 或 XLSX")
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("kind", choices=KINDS, help="customers or contacts")
+        parser.add_argument("kind", choices=(*KINDS, *sorted(set(exporting.export_kinds()) - set(KINDS))),
+                            help="customers, contacts or a kind of the export registry")
         parser.add_argument("--out", required=True, help="output file")
         parser.add_argument("--format", choices=("csv", "xlsx"), default=None,
                             help="csv or xlsx (default: from the --out extension)")
@@ -40,12 +46,19 @@ class Command(BaseCommand):
             if not sep:
                 raise CommandError(f"--filter expects KEY=VALUE, got {item!r}")
             params[key.strip()] = value.strip()
-        filters = CustomerFilter.from_params(params)
         out: str = options["out"]
         fmt = options["format"] or out.rsplit(".", 1)[-1].lower()
         if fmt not in ("csv", "xlsx"):
             raise CommandError("give --format csv|xlsx or an --out ending in .csv or .xlsx")
         columns = [c.strip() for c in options["columns"].split(",") if c.strip()] if options["columns"] else None
+        if options["kind"] not in KINDS:
+            started = time.perf_counter()
+            count = exporting.export_to_file(options["kind"], user=user, path=out, fmt=fmt, params=params,
+                                             columns=columns, language=options["lang"])
+            seconds = time.perf_counter() - started
+            self.stdout.write(f"exported {count} {options['kind']} to {out} in {seconds:.1f} s")
+            return
+        filters = CustomerFilter.from_params(params)
         spec = export_spec(user=user, kind=options["kind"], columns=columns, e164=options["e164"],
                            language=options["lang"])
         started = time.perf_counter()
