@@ -64,7 +64,7 @@ META_KEY = "sales_opportunities"
 OPEN_SHARE, WON_SHARE, LOST_SHARE = 0.60, 0.15, 0.25
 UNDATED_SHARE = 0.05
 DEAL_NAMES = ("年度采购", "系统升级", "续约", "扩容", "新项目", "试点", "集团推广", "维保服务", "定制开发", "培训")
-POOL_AUTO_RETURN = "skipped: the customer pool's auto-return does not exist yet (nothing to measure)"
+POOL_AUTO_RETURN = "measured by `kehu bench pool --customers N` (bench/pool.py) on the same bench database"
 
 
 # Generation -----------------------------------------------------------------------------------

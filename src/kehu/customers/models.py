@@ -4,6 +4,8 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -235,6 +237,11 @@ class Customer(TrackedModel):
             models.Index(fields=["department", "updated_at", "id"], name="customer_dept_updated"),
             models.Index(fields=["stage", "updated_at", "id"], name="customer_stage_updated"),
             models.Index(fields=["quality_score", "id"], name="customer_quality_id"),
+            # "No follow-up since" windows of automation rules: a range over the expression.
+            models.Index(Coalesce("last_activity_at", "created_at"), name="customer_idle_since"),
+            # The pool's nightly "no follow-up for N days" per owner: one range per pool member reads only
+            # that owner's idle customers; on (owner) alone SQLite read every customer of the members.
+            models.Index(F("owner"), Coalesce("last_activity_at", "created_at"), name="customer_owner_idle_since"),
         ]
 
     def __str__(self) -> str:

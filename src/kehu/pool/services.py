@@ -323,13 +323,16 @@ def _remind(pool: CustomerPool, owner_ids: set[int], now: dt.datetime) -> int:
         .annotate(_won=Subquery(won), _held=Subquery(held))
         .values("pk", "owner_id", "created_at", "_anchor", "_won", "_held")
     )
-    reminders = [ReturnReminder(customer_id=r["pk"], owner_id=r["owner_id"], pool=pool, due_at=_due_at(pool, r),
-                                created_at=now) for r in rows]
-    ReturnReminder.objects.bulk_create(reminders, batch_size=CHUNK, ignore_conflicts=True)
-    PoolMove.objects.bulk_create([
-        PoolMove(customer_id=r.customer_id, pool=pool, action=MoveAction.REMINDER, previous_owner_id=r.owner_id,
-                 at=now, reason=_("将于 %(date)s 退回公海") % {"date": f"{timezone.localtime(r.due_at):%Y-%m-%d}"})
-        for r in reminders], batch_size=CHUNK)
+    reminders = [{"customer_id": r["pk"], "owner_id": r["owner_id"], "pool_id": pool.pk, "due_at": _due_at(pool, r),
+                  "created_at": now, "notified": False} for r in rows]
+    # core.bulk's executemany/COPY: the ORM's bulk_create spent ~2 s of Python on 60,000 objects. No
+    # conflicts are possible: the selection above skips reminded customers, inside this transaction.
+    bulk.fast_insert(ReturnReminder, reminders)
+    bulk.fast_insert(PoolMove, [
+        {"customer_id": r["customer_id"], "pool_id": pool.pk, "action": MoveAction.REMINDER.value, "user_id": None,
+         "previous_owner_id": r["owner_id"], "at": now,
+         "reason": _("将于 %(date)s 退回公海") % {"date": f"{timezone.localtime(r['due_at']):%Y-%m-%d}"}}
+        for r in reminders])
     return len(reminders)
 
 
