@@ -111,6 +111,16 @@ def pair(rep, admin_user):  # type: ignore[no-untyped-def]
     from kehu.leads.models import Lead
 
     Lead.objects.create(name="李娜", company="临时线索公司", status="converted", owner=rep, converted_customer=newer)
+    # A follow-up with a contact and a next step (its task), a logged mail, a notification.
+    from kehu.activities.services import followup_create
+    from kehu.mailing.models import SentMail
+    from kehu.notifications.services import notify
+
+    followup_create(acting_user=rep, customer_id=newer.pk, kind="call", content="电话沟通了采购计划",
+                    contact_ids=[Contact.objects.get(customer=newer, name="李娜").pk], next_step="回访",
+                    next_followup_at=timezone.now() + dt.timedelta(days=2))
+    SentMail.objects.create(to="bd@fenyang.cn", subject="欢迎", customer=newer, status="sent")
+    notify(user=rep, title="提醒", customer_id=newer.pk)
     # The nightly check and reindex have run since (a save re-checks only the record saved, a note
     # moves updated_at without reindexing), and an issue someone is working on must come back with
     # its assignee.

@@ -117,7 +117,10 @@ def error_response(
 def kehu_error(request: HttpRequest, exc: KehuError) -> HttpResponse:
     body = exc.as_dict()
     body.setdefault("errors", [])
-    return api.create_response(request, {"error": body}, status=exc.http_status)
+    response = api.create_response(request, {"error": body}, status=exc.http_status)
+    for header, value in getattr(exc, "headers", {}).items():  # e.g. the current ETag of a 412 (kehu.core.etag)
+        response[header] = value
+    return response
 
 
 # pydantic error types → our codes; everything else is "invalid".
@@ -171,11 +174,15 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def _mount_routers() -> None:
     from kehu.accounts.api import router as accounts_router
+    from kehu.activities.api import router as activities_router
+    from kehu.automation.api import router as automation_router
     from kehu.contracts.api import router as contracts_router
     from kehu.customers.api import router as customers_router
     from kehu.dataquality.api import router as quality_router
     from kehu.imports.api import router as imports_router
     from kehu.leads.api import router as leads_router
+    from kehu.mailing.api import router as mailing_router
+    from kehu.notifications.api import router as notifications_router
     from kehu.pool.api import router as pool_router
     from kehu.sales.api import router as sales_router
 
@@ -187,6 +194,10 @@ def _mount_routers() -> None:
     api.add_router("/", leads_router)
     api.add_router("/", contracts_router)
     api.add_router("/", pool_router)
+    api.add_router("/", activities_router)
+    api.add_router("/", mailing_router)
+    api.add_router("/", notifications_router)
+    api.add_router("/", automation_router)
 
 
 _mount_routers()

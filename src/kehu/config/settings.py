@@ -1,7 +1,7 @@
 """Settings come from the environment so one build runs in development, CI and production.
 
 Variables: DATABASE_URL, SECRET_KEY, DEBUG, KEHU_DATA_DIR, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS,
-HUEY_REDIS_URL, EMAIL_URL-style SMTP settings come later with the mail issue.
+HUEY_REDIS_URL, EMAIL_BACKEND / EMAIL_HOST / EMAIL_PORT / ... (outgoing mail, docs/mail.md).
 """
 
 from __future__ import annotations
@@ -72,6 +72,10 @@ INSTALLED_APPS = [
     "kehu.leads",
     "kehu.contracts",
     "kehu.pool",
+    "kehu.activities",
+    "kehu.mailing",
+    "kehu.notifications",
+    "kehu.automation",
 ]
 
 MIDDLEWARE = [
@@ -101,6 +105,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "kehu.notifications.context_processors.unread_notifications",
             ],
         },
     }
@@ -199,7 +204,9 @@ HUEY = {
     "immediate": env_bool("HUEY_IMMEDIATE", False),
     "results": False,
     "utc": True,
-    "consumer": {"workers": int(os.environ.get("KEHU_WORKERS", "2")), "worker_type": "thread"},
+    # max_delay: an idle consumer polls at most 1 s apart (Huey's default backs off to 10 s), so an
+    # automation rule acts within about a second of the commit that fired it.
+    "consumer": {"workers": int(os.environ.get("KEHU_WORKERS", "2")), "worker_type": "thread", "max_delay": 1.0},
 }
 if os.environ.get("HUEY_REDIS_URL"):
     HUEY.update({"huey_class": "huey.RedisHuey", "url": os.environ["HUEY_REDIS_URL"]})
@@ -216,6 +223,19 @@ if os.environ.get("KEHU_CACHE_REDIS_URL"):
                           "LOCATION": os.environ["KEHU_CACHE_REDIS_URL"]}}
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Outgoing mail (kehu.mailing, docs/mail.md): the console backend prints mails in development; set
+# EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend and the SMTP server below in production.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", os.environ.get("EMAIL_USER", ""))
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", os.environ.get("EMAIL_PASSWORD", ""))
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Kehu <noreply@localhost>")
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+# The site's address for links in mails (notification e-mails), e.g. https://crm.example.com
+KEHU_SITE_URL = os.environ.get("KEHU_SITE_URL", "").rstrip("/")
 
 LOGGING = {
     "version": 1,

@@ -17,4 +17,8 @@ urlpatterns = [
     path("leads/", include("kehu.leads.urls")),
     path("contracts/", include("kehu.contracts.urls")),
     path("pool/", include("kehu.pool.urls")),
+    path("activities/", include("kehu.activities.urls")),
+    path("mail/", include("kehu.mailing.urls")),
+    path("notifications/", include("kehu.notifications.urls")),
+    path("automation/", include("kehu.automation.urls")),
 ]

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from kehu.accounts.models import User
 from kehu.core import audit
 from kehu.core.errors import ErrorCode, FieldError, NotFound, PermissionDenied, ValidationFailed, VersionConflict
+from kehu.core.events import DomainEvent, publish
 from kehu.core.scoping import restrict
 from kehu.customers.models import Customer
 from kehu.customers.validation import Collector, clean_date, clean_text
@@ -271,6 +272,9 @@ def contract_create(*, acting_user: Any, data: Mapping[str, Any]) -> Contract:
     audit.record_event(actor=acting_user, action="create", obj=contract, customer_id=contract.customer_id,
                        changes=audit.diff_values({}, _shown(contract), CONTRACT_FIELDS))
     _lifecycle(contract, acting_user)
+    publish(DomainEvent(name="contract.created", object_type="contract", object_id=contract.pk,
+                        customer_id=contract.customer_id, actor_id=getattr(acting_user, "pk", None),
+                        data={"status": contract.status}))
     return contract
 
 
@@ -330,6 +334,9 @@ def contract_set_status(*, acting_user: Any, contract_id: int, status: str,
     audit.record_event(actor=acting_user, action="update", obj=contract, customer_id=contract.customer_id,
                        changes=[{"field": "status", "old": str(old), "new": str(contract.get_status_display())}])
     _lifecycle(contract, acting_user)
+    if status == ContractStatus.ACTIVE:
+        publish(DomainEvent(name="contract.signed", object_type="contract", object_id=contract.pk,
+                            customer_id=contract.customer_id, actor_id=getattr(acting_user, "pk", None)))
     return contract
 
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from kehu.accounts.models import Department, User
 from kehu.core import audit
 from kehu.core.errors import ErrorCode, FieldError, NotFound, PermissionDenied, ValidationFailed, VersionConflict
+from kehu.core.events import DomainEvent, publish
 from kehu.core.scoping import restrict
 from kehu.customers import search
 from kehu.customers.models import (
@@ -337,6 +338,8 @@ def customer_create(*, acting_user: User, data: Mapping[str, Any]) -> Customer:
     audit.record_event(actor=acting_user, action="create", obj=customer, customer_id=customer.pk, changes=changes)
     search.index_customer(customer)
     quality.customer_quality_refresh(customer)
+    publish(DomainEvent(name="customer.created", object_type="customer", object_id=customer.pk,
+                        customer_id=customer.pk, actor_id=getattr(acting_user, "pk", None)))
     return customer
 
 
@@ -378,6 +381,9 @@ def customer_update(
     audit.record_event(actor=acting_user, action="update", obj=locked, customer_id=locked.pk, changes=changes)
     search.index_customer(locked)
     quality.customer_quality_refresh(locked)
+    publish(DomainEvent(name="customer.updated", object_type="customer", object_id=locked.pk, customer_id=locked.pk,
+                        actor_id=getattr(acting_user, "pk", None),
+                        changes={c["field"]: (c["old"], c["new"]) for c in changes}))
     return locked
 
 
@@ -402,6 +408,8 @@ def customer_delete(*, acting_user: User, customer: Customer) -> None:
         raise ValidationFailed([_field_error("customer", ErrorCode.INVALID,
                                              _("该客户还有%(kinds)s，不能删除；请先处理或转移它们")
                                              % {"kinds": "、".join(kinds)})]) from exc
+    publish(DomainEvent(name="customer.deleted", object_type="customer", object_id=customer.pk,
+                        customer_id=customer.pk, actor_id=getattr(acting_user, "pk", None)))
 
 
 @transaction.atomic

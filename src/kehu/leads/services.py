@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from kehu.accounts.models import User
 from kehu.core import audit
 from kehu.core.errors import ErrorCode, FieldError, NotFound, PermissionDenied, ValidationFailed, VersionConflict
+from kehu.core.events import DomainEvent, publish
 from kehu.core.scoping import restrict
 from kehu.customers.models import Contact, Customer, PicklistKind
 from kehu.customers.validation import Collector, clean_picklist, clean_text
@@ -132,6 +133,9 @@ def _save_changed(lead: Lead, acting_user: Any, changes: list[dict]) -> Lead:
     lead.save()
     lead.refresh_from_db(fields=["version"])
     audit.record_event(actor=acting_user, action="update", obj=lead, customer_id=None, changes=changes)
+    publish(DomainEvent(name="lead.updated", object_type="lead", object_id=lead.pk,
+                        customer_id=lead.converted_customer_id, actor_id=getattr(acting_user, "pk", None),
+                        changes={c["field"]: (c["old"], c["new"]) for c in changes}))
     return lead
 
 
@@ -162,6 +166,8 @@ def lead_create(*, acting_user: Any, data: Mapping[str, Any], web_form: LeadForm
     lead.save()
     audit.record_event(actor=acting_user, action="create", obj=lead, customer_id=None,
                        changes=audit.diff_values({}, _snapshot(lead, LEAD_FIELDS), LEAD_FIELDS))
+    publish(DomainEvent(name="lead.created", object_type="lead", object_id=lead.pk,
+                        actor_id=getattr(acting_user, "pk", None)))
     return LeadCreated(lead=lead, duplicates=found)
 
 
@@ -180,6 +186,7 @@ def lead_submit_public(*, web_form: LeadForm, data: Mapping[str, Any]) -> Lead:
     lead.save()
     audit.record_event(actor=None, action="create", obj=lead, customer_id=None,
                        changes=audit.diff_values({}, _snapshot(lead, LEAD_FIELDS), LEAD_FIELDS))
+    publish(DomainEvent(name="lead.created", object_type="lead", object_id=lead.pk, data={"web_form": web_form.pk}))
     return lead
 
 
@@ -209,6 +216,8 @@ def lead_delete(*, acting_user: Any, lead_id: int) -> None:
         raise PermissionDenied(_("无权删除这条线索"))
     audit.record_event(actor=acting_user, action="delete", obj=lead, customer_id=None,
                        changes=audit.diff_values(_snapshot(lead, LEAD_FIELDS), {}, LEAD_FIELDS))
+    publish(DomainEvent(name="lead.deleted", object_type="lead", object_id=lead.pk,
+                        actor_id=getattr(acting_user, "pk", None)))
     lead.delete()
 
 

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from kehu.accounts.models import User
 from kehu.core import audit
 from kehu.core.errors import ErrorCode, FieldError, NotFound, PermissionDenied, ValidationFailed, VersionConflict
+from kehu.core.events import DomainEvent, publish
 from kehu.core.scoping import restrict
 from kehu.customers.models import Contact, Customer
 from kehu.customers.validation import Collector, clean_date, clean_text
@@ -318,6 +319,9 @@ def opportunity_create(*, acting_user: Any, data: Mapping[str, Any]) -> Opportun
     lifecycle.on_opportunity_created(opportunity, acting_user)
     if stage.kind == StageKind.WON:
         _won(opportunity, acting_user)
+    publish(DomainEvent(name="opportunity.created", object_type="opportunity", object_id=opportunity.pk,
+                        customer_id=opportunity.customer_id, actor_id=getattr(acting_user, "pk", None),
+                        data={"to_stage": stage.pk, "to_kind": stage.kind}))
     return opportunity
 
 
@@ -392,6 +396,9 @@ def opportunity_update(*, acting_user: Any, opportunity_id: int, data: Mapping[s
     if changes:
         audit.record_event(actor=acting_user, action="update", obj=opportunity, customer_id=opportunity.customer_id,
                            changes=changes)
+        publish(DomainEvent(name="opportunity.updated", object_type="opportunity", object_id=opportunity.pk,
+                            customer_id=opportunity.customer_id, actor_id=getattr(acting_user, "pk", None),
+                            changes={c["field"]: (c["old"], c["new"]) for c in changes}))
     return opportunity
 
 
@@ -444,6 +451,11 @@ def opportunity_move(*, acting_user: Any, opportunity_id: int, stage_id: Any, be
             changes.append({"field": "lost_reason", "old": None, "new": opportunity.lost_reason.label})
         audit.record_event(actor=acting_user, action="update", obj=opportunity, customer_id=opportunity.customer_id,
                            changes=changes)
+        publish(DomainEvent(name="opportunity.stage_changed", object_type="opportunity", object_id=opportunity.pk,
+                            customer_id=opportunity.customer_id, actor_id=getattr(acting_user, "pk", None),
+                            changes={"stage": (previous.label, target.label)},
+                            data={"from_stage": previous.pk, "to_stage": target.pk, "from_kind": previous.kind,
+                                  "to_kind": target.kind}))
     return opportunity
 
 
@@ -472,6 +484,8 @@ def opportunity_delete(*, acting_user: Any, opportunity_id: int) -> None:
                            None)
     audit.record_event(actor=acting_user, action="delete", obj=opportunity, customer_id=opportunity.customer_id,
                        changes=audit.diff_values(_shown(opportunity), {}, OPPORTUNITY_FIELDS))
+    publish(DomainEvent(name="opportunity.deleted", object_type="opportunity", object_id=opportunity.pk,
+                        customer_id=opportunity.customer_id, actor_id=getattr(acting_user, "pk", None)))
     opportunity.delete()
 
 

@@ -12,12 +12,13 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-BENCHMARKS = ("search", "list", "normalize", "export", "import", "dedupe", "dedupe_contacts", "sales", "pool")
+BENCHMARKS = ("search", "list", "normalize", "export", "import", "dedupe", "dedupe_contacts", "sales", "pool",
+              "automation")
 
 
 class Command(BaseCommand):
     help = ("性能基准：search、list、normalize、export、import、dedupe（查重）、dedupe_contacts（联系人查重）、"
-            "sales（销售看板、预测、漏斗）、pool（公海自动退回）")
+            "sales（销售看板、预测、漏斗）、pool（公海自动退回）、automation（自动化规则）")
     requires_system_checks: list[str] = []
     requires_migrations_checks = False
 
