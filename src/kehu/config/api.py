@@ -177,6 +177,7 @@ def _mount_routers() -> None:
     from kehu.activities.api import router as activities_router
     from kehu.automation.api import router as automation_router
     from kehu.contracts.api import router as contracts_router
+    from kehu.core.audit_api import router as audit_router
     from kehu.customers.api import router as customers_router
     from kehu.dataquality.api import router as quality_router
     from kehu.imports.api import router as imports_router
@@ -198,6 +199,7 @@ def _mount_routers() -> None:
     api.add_router("/", mailing_router)
     api.add_router("/", notifications_router)
     api.add_router("/", automation_router)
+    api.add_router("/", audit_router)
 
 
 _mount_routers()

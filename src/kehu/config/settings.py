@@ -152,6 +152,7 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "customers:list"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
@@ -245,3 +246,16 @@ LOGGING = {
 }
 
 KEHU_LIST_PAGE_SIZE = 50
+
+# Backups (docs/backup.md): `kehu backup` writes into KEHU_BACKUP_DIR; the worker makes one every day at
+# KEHU_BACKUP_SCHEDULE (HH:MM in TIME_ZONE, or "off") and keeps the newest KEHU_BACKUP_KEEP.
+KEHU_BACKUP_DIR = Path(os.environ.get("KEHU_BACKUP_DIR", DATA_DIR / "backups")).resolve()
+KEHU_BACKUP_KEEP = int(os.environ.get("KEHU_BACKUP_KEEP", "14"))
+KEHU_BACKUP_SCHEDULE = os.environ.get("KEHU_BACKUP_SCHEDULE", "01:30").strip().lower()
+_hour, _sep, _minute = KEHU_BACKUP_SCHEDULE.partition(":")
+if KEHU_BACKUP_SCHEDULE != "off" and not (
+    _hour.isdigit() and int(_hour) < 24 and (not _sep or (_minute.isdigit() and int(_minute) < 60))
+):
+    raise ValueError(f"KEHU_BACKUP_SCHEDULE must be HH:MM or off, not {KEHU_BACKUP_SCHEDULE!r}")
+if KEHU_BACKUP_KEEP < 1:
+    raise ValueError("KEHU_BACKUP_KEEP must be at least 1")

@@ -21,4 +21,5 @@ urlpatterns = [
     path("mail/", include("kehu.mailing.urls")),
     path("notifications/", include("kehu.notifications.urls")),
     path("automation/", include("kehu.automation.urls")),
+    path("audit/", include("kehu.core.audit_urls")),
 ]

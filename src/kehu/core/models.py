@@ -39,7 +39,10 @@ class AppendOnlyError(RuntimeError):
 
 
 class AuditEvent(models.Model):
-    """One row per create/update/delete. Rows are never updated or deleted by application code."""
+    """One row per create/update/delete/login/export/…. Rows are never updated or deleted by
+    application code (a database trigger refuses it, kehu.core.audit_chain). Rows are inserted
+    unsealed; the sealer (audit_chain.seal, every minute) gives each one a `seq` and chains it to
+    the previous row by hash, so `kehu audit verify` finds any row changed or removed afterwards."""
 
     class Action(models.TextChoices):
         CREATE = "create", _("创建")
@@ -47,10 +50,21 @@ class AuditEvent(models.Model):
         DELETE = "delete", _("删除")
         EXPORT = "export", _("导出")
         IMPORT = "import", _("导入")
+        MERGE = "merge", _("合并")
+        UNMERGE = "unmerge", _("撤销合并")
+        NOT_DUPLICATE = "not_duplicate", _("标记非重复")
+        CONVERT = "convert", _("线索转化")
+        LIFECYCLE = "lifecycle", _("生命周期")
+        REVEAL = "reveal", _("查看完整值")
+        LOGIN = "login", _("登录")
+        LOGOUT = "logout", _("退出登录")
+        LOGIN_FAILED = "login_failed", _("登录失败")
+        PERMISSION = "permission", _("权限变更")
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
+    # PROTECT: a user with history is deactivated, never deleted (SET_NULL would rewrite audit rows).
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     actor_name = models.CharField(max_length=150, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
@@ -61,11 +75,22 @@ class AuditEvent(models.Model):
     # The customer whose timeline shows this event (the customer itself, or the owner of a contact).
     customer_id = models.BigIntegerField(null=True, blank=True)
     changes = models.JSONField(default=list, blank=True)
+    # The hash chain, set by audit_chain.seal() (NULL until sealed): position, the previous entry's
+    # hash and sha256(prev_hash + canonical JSON of this row).
+    seq = models.BigIntegerField(null=True, blank=True, editable=False)
+    prev_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    entry_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)
 
     class Meta:
         indexes = [
             models.Index(fields=["customer_id", "at"], name="audit_customer_at"),
             models.Index(fields=["object_type", "object_id"], name="audit_object"),
+            # The sealer's queue: only the (few) unsealed rows are in it.
+            models.Index(fields=["id"], condition=models.Q(entry_hash__isnull=True), name="audit_unsealed"),
+        ]
+        constraints = [
+            # Partial, so SQLite adds it as an index (no table rebuild, which would drop the guard triggers).
+            models.UniqueConstraint(fields=["seq"], condition=models.Q(seq__isnull=False), name="audit_seq_unique"),
         ]
         ordering = ["-at", "-id"]
 
