@@ -133,7 +133,7 @@ def test_patch_edits_and_a_stale_version_is_409(api, rep, customer) -> None:
     assert stale.status_code == 409 and error_of(stale)["code"] == "version_conflict"
     header = api.client.patch(f"{BASE}/opportunities/{deal.pk}", '{"next_step": "y"}',
                               content_type="application/json", HTTP_IF_MATCH=f'"{deal.version - 1}"')
-    assert header.status_code == 409
+    assert header.status_code == 412 and error_of(header)["code"] == "precondition_failed"
     fresh = api.client.patch(f"{BASE}/opportunities/{deal.pk}", '{"next_step": "y"}',
                              content_type="application/json", HTTP_IF_MATCH=f'W/"{deal.version}"')
     assert fresh.status_code == 200

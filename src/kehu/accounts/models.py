@@ -71,6 +71,8 @@ class Role(models.Model):
     name_en = models.CharField(_("英文名"), max_length=100)
     data_scope = models.CharField(_("数据范围"), max_length=20, choices=DataScope.choices, default=DataScope.OWN)
     is_admin = models.BooleanField(_("管理员"), default=False)
+    # Users of this role must set up two-factor sign-in: after the password they are sent to enrolment.
+    require_2fa = models.BooleanField(_("要求两步验证"), default=False)
 
     class Meta:
         ordering = ["id"]
@@ -122,6 +124,10 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def default_token_scopes() -> list[str]:
+    return ["read", "write"]
+
+
 class ApiToken(models.Model):
     """API tokens for scripts. Only a SHA-256 of the secret is stored; the secret is shown once."""
 
@@ -133,6 +139,9 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # What the token may do: "read" / "write" for every resource, or "<resource>:read|write" for one
+    # (the first path segment after /api/v1/, e.g. "customers:read"). "write" includes "read".
+    scopes = models.JSONField(_("权限范围"), default=default_token_scopes)
 
     class Meta:
         verbose_name = _("API 令牌")
@@ -145,3 +154,78 @@ class ApiToken(models.Model):
     def is_active(self) -> bool:
         now = timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
+
+class LoginAttempt(models.Model):
+    """One sign-in attempt (password or two-factor code), kept for throttling and for the record.
+
+    Rows are only ever inserted, except that `cleared` is set when a success or an admin unlock
+    resets the username's failure count (the rows themselves stay)."""
+
+    class Kind(models.TextChoices):
+        PASSWORD = "password", _("密码")
+        TOTP = "totp", _("两步验证码")
+
+    username = models.CharField(_("用户名"), max_length=150, db_index=True)
+    ip = models.GenericIPAddressField(_("IP"), null=True, blank=True)
+    at = models.DateTimeField(_("时间"), default=timezone.now)
+    kind = models.CharField(_("类型"), max_length=10, choices=Kind.choices, default=Kind.PASSWORD)
+    succeeded = models.BooleanField(_("成功"), default=False)
+    # Attempts refused because the username or IP was locked: never checked, not counted again.
+    blocked = models.BooleanField(_("因锁定被拒"), default=False)
+    cleared = models.BooleanField(_("已解除"), default=False)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("登录尝试")
+        verbose_name_plural = _("登录尝试")
+        indexes = [
+            models.Index(fields=["username", "at"], name="login_attempt_user_at"),
+            models.Index(fields=["ip", "at"], name="login_attempt_ip_at"),
+        ]
+
+    def __str__(self) -> str:
+        outcome = "ok" if self.succeeded else ("blocked" if self.blocked else "failed")
+        return f"{self.username} {self.ip or '-'} {outcome}"
+
+
+class TotpDevice(models.Model):
+    """A user's authenticator app (TOTP, RFC 6238). Active once `confirmed_at` is set, i.e. after the
+    user typed one code from the app. `last_step` refuses a code that was already used."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp_device")
+    secret = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_step = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("两步验证设备")
+        verbose_name_plural = _("两步验证设备")
+
+    def __str__(self) -> str:
+        return f"TOTP ({self.user})"
+
+
+class RecoveryCode(models.Model):
+    """Single-use codes for when the phone is lost. Only a SHA-256 is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("恢复码")
+        verbose_name_plural = _("恢复码")
+
+    def __str__(self) -> str:
+        return f"recovery code ({self.user})"

@@ -1,7 +1,8 @@
 """The /api/v1/ root: authentication, the JSON error shape, and each app's router.
 
 Authentication, tried in order:
-1. `Authorization: Bearer kehu_…` (tokens from `kehu token create USERNAME`); no CSRF.
+1. `Authorization: Bearer kehu_…` (tokens from `kehu token create USERNAME`); no CSRF. A token's
+   scopes (read / write / `<resource>:read|write`) are checked here: outside them → 403.
 2. `X-API-Key: kehu_…`, the same tokens for clients that can't set Authorization; no CSRF.
 3. The browser session (the web UI's login); unsafe methods need the CSRF token
    (`X-CSRFToken` header + `csrftoken` cookie), exactly like the HTML forms.
@@ -27,7 +28,7 @@ from ninja.renderers import JSONRenderer
 from ninja.security import APIKeyCookie, APIKeyHeader, HttpBearer
 from ninja.utils import check_csrf
 
-from kehu.accounts.selectors import user_for_api_token
+from kehu.accounts.selectors import user_for_api_request
 from kehu.core.errors import KehuError
 
 
@@ -35,7 +36,7 @@ class TokenAuth(HttpBearer):
     """`Authorization: Bearer kehu_…` tokens created with `kehu token create USERNAME`."""
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        user = user_for_api_token(raw=token)
+        user = user_for_api_request(raw=token, method=request.method or "GET", path=request.path)
         if user is not None:
             request.user = user
         return user
@@ -47,7 +48,7 @@ class TokenHeaderAuth(APIKeyHeader):
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         if not key:
             return None
-        user = user_for_api_token(raw=key)
+        user = user_for_api_request(raw=key, method=request.method or "GET", path=request.path)
         if user is not None:
             request.user = user
         return user

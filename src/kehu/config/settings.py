@@ -87,6 +87,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Idle/absolute session timeouts and the two-factor step (kehu.accounts, docs/security.md).
+    "kehu.accounts.middleware.SessionSecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "kehu.core.middleware.RequestContextMiddleware",
 ]
@@ -152,7 +154,14 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "customers:list"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
+# Sign-in with lockout (5 failures in 15 min per username, 20 per IP → 15 min; docs/security.md).
+AUTHENTICATION_BACKENDS = ["kehu.accounts.backends.LockoutModelBackend"]
+KEHU_LOGIN_USER_FAILURES = int(os.environ.get("KEHU_LOGIN_USER_FAILURES", "5"))
+KEHU_LOGIN_IP_FAILURES = int(os.environ.get("KEHU_LOGIN_IP_FAILURES", "20"))
+KEHU_LOGIN_WINDOW_MINUTES = int(os.environ.get("KEHU_LOGIN_WINDOW_MINUTES", "15"))
+KEHU_LOGIN_LOCK_MINUTES = int(os.environ.get("KEHU_LOGIN_LOCK_MINUTES", "15"))
 
+# Password policy: length, common passwords, all-digit, likeness to the user's name; no composition rules.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
@@ -186,7 +195,13 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(60 * 60 * 12)))
+# Sessions end after KEHU_SESSION_IDLE_MINUTES without a request and KEHU_SESSION_MAX_HOURS after
+# sign-in (kehu.accounts.middleware, with a message). The cookie/row lives an hour longer so the
+# middleware, not a silently vanished session, is what ends it.
+KEHU_SESSION_IDLE_MINUTES = float(os.environ.get("KEHU_SESSION_IDLE_MINUTES", "30"))
+KEHU_SESSION_MAX_HOURS = float(os.environ.get("KEHU_SESSION_MAX_HOURS", "12"))
+SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(int(KEHU_SESSION_MAX_HOURS * 3600) + 3600)))
+SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False  # HTMX reads the token from the cookie-free meta tag; keep default access
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
@@ -196,6 +211,11 @@ if env_bool("KEHU_HTTPS", False):
     SECURE_SSL_REDIRECT = env_bool("KEHU_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = int(os.environ.get("KEHU_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # Preloading is a commitment browsers keep for months even if HTTPS is later dropped: opt-in only,
+    # and `check --deploy`'s reminder about it (security.W021) is silenced until then.
+    SECURE_HSTS_PRELOAD = env_bool("KEHU_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Huey: a SQLite file beside the database by default (one machine, no extra server); Redis when

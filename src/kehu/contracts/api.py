@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 
+from kehu.core.etag import etag_value, if_match
 from kehu.customers.schemas import ErrorOut
 
 from . import selectors, services
@@ -38,6 +39,8 @@ router = Router(tags=["contracts"])
 
 ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 WRITE_ERRORS: dict[int, Any] = {**ERRORS, 409: ErrorOut}
+# Writes that honour If-Match (kehu.core.etag): 412 precondition_failed when it names a stale version.
+GUARDED_ERRORS: dict[int, Any] = {**WRITE_ERRORS, 412: ErrorOut}
 
 
 def _user(request: HttpRequest) -> Any:
@@ -50,8 +53,11 @@ def _filters(query: ContractListQuery) -> selectors.ContractFilter:
                                     expiring_days=query.expiring_days, overdue=query.overdue)
 
 
-def _detail(request: HttpRequest, contract_id: int) -> dict[str, Any]:
+def _detail(request: HttpRequest, contract_id: int, response: HttpResponse | None = None) -> dict[str, Any]:
+    """The contract as the detail endpoints return it; with `response`, its ETag is set there."""
     contract = selectors.contract_get(user=_user(request), contract_id=contract_id)
+    if response is not None:
+        response["ETag"] = etag_value("contract", contract.pk, contract.version)
     today = timezone.localdate()
     return {**contract_out(contract),
             "plan": [plan_item_out(i, today) for i in contract.plan_items.order_by("sequence")],
@@ -113,31 +119,35 @@ def expiring(request: HttpRequest, query: Query[ExpiringQuery]):  # type: ignore
 
 
 @router.get("/contracts/{int:contract_id}", response={200: ContractDetailOut, **ERRORS})
-def contract_detail(request: HttpRequest, contract_id: int):  # type: ignore[no-untyped-def]
-    return _detail(request, contract_id)
+def contract_detail(request: HttpRequest, contract_id: int, response: HttpResponse):  # type: ignore[no-untyped-def]
+    """The ETag header names the version; send it back as If-Match when writing."""
+    return _detail(request, contract_id, response)
 
 
-@router.patch("/contracts/{int:contract_id}", response={200: ContractDetailOut, **WRITE_ERRORS})
-def contract_patch(request: HttpRequest, contract_id: int, payload: ContractPatchIn):  # type: ignore[no-untyped-def]
-    """Edit the fields sent (409 on a stale `expected_version`); a `status` goes through the status
-    change (audited as such)."""
+@router.patch("/contracts/{int:contract_id}", response={200: ContractDetailOut, **GUARDED_ERRORS})
+def contract_patch(request: HttpRequest, contract_id: int, payload: ContractPatchIn, response: HttpResponse):  # type: ignore[no-untyped-def]
+    """Edit the fields sent (409 on a stale `expected_version`, 412 on a stale If-Match); a
+    `status` goes through the status change (audited as such). Both happen or neither."""
     data = payload.dict(exclude_unset=True)
-    version = data.pop("expected_version", None)
+    body_version = data.pop("expected_version", None)
     status = data.pop("status", None)
-    if data:
-        services.contract_update(acting_user=_user(request), contract_id=contract_id, data=data,
-                                 expected_version=version)
-        version = None
-    if status:
-        services.contract_set_status(acting_user=_user(request), contract_id=contract_id, status=status,
+    visible = selectors.contracts_visible(user=_user(request))
+    with if_match(request, visible, contract_id, body_version=body_version) as version:
+        if data:
+            services.contract_update(acting_user=_user(request), contract_id=contract_id, data=data,
                                      expected_version=version)
-    return _detail(request, contract_id)
+            version = None
+        if status:
+            services.contract_set_status(acting_user=_user(request), contract_id=contract_id, status=status,
+                                         expected_version=version)
+    return _detail(request, contract_id, response)
 
 
-@router.delete("/contracts/{int:contract_id}", response={204: None, **WRITE_ERRORS})
+@router.delete("/contracts/{int:contract_id}", response={204: None, **GUARDED_ERRORS})
 def contract_delete(request: HttpRequest, contract_id: int):  # type: ignore[no-untyped-def]
     """Only a draft without payments."""
-    services.contract_delete(acting_user=_user(request), contract_id=contract_id)
+    with if_match(request, selectors.contracts_visible(user=_user(request)), contract_id):
+        services.contract_delete(acting_user=_user(request), contract_id=contract_id)
     return Status(204, None)
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from kehu.accounts.selectors import users_assignable
 from kehu.core.errors import ErrorCode, FieldError, NotFound, ValidationFailed
+from kehu.core.etag import if_match, set_etag
 from kehu.customers import selectors, services
 from kehu.customers.filters import CustomerFilter
 from kehu.customers.models import CustomFieldTarget
@@ -66,6 +67,8 @@ MAX_LIMIT = 200
 SORT_PATTERN = r"^-?(updated_at|created_at|name)$"
 ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 WRITE_ERRORS: dict[int, Any] = {**ERRORS, 409: ErrorOut}
+# Writes that honour If-Match (kehu.core.etag): 412 precondition_failed when it names a stale version.
+GUARDED_ERRORS: dict[int, Any] = {**WRITE_ERRORS, 412: ErrorOut}
 
 
 def _user(request: HttpRequest) -> Any:
@@ -78,6 +81,13 @@ def _check_cursor(cursor: str | None, sort: str) -> None:
         raise ValidationFailed(
             [FieldError(field="cursor", code=ErrorCode.INVALID, message=_("无效的分页游标，请从第一页重新开始"))]
         )
+
+
+def _require_version(request: HttpRequest, version: int | None) -> None:
+    """PATCH needs the version the client loaded: in the body (`version`) or as If-Match."""
+    if version is None and "If-Match" not in request.headers:
+        raise ValidationFailed([FieldError(field="version", code=ErrorCode.REQUIRED,
+                                           message=_("请提供 version（你读取时的版本）或 If-Match 请求头"))])
 
 
 def _payload(schema: Schema, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -164,10 +174,13 @@ def customer_duplicate_check(request: HttpRequest, payload: DuplicateCheckIn):  
 
 
 @router.get("/customers/{int:customer_id}", response={200: CustomerOut, **ERRORS}, tags=["customers"])
-def customer_detail(request: HttpRequest, customer_id: int):  # type: ignore[no-untyped-def]
-    """A merged customer's old id answers 308 to the survivor (docs/duplicates.md)."""
+def customer_detail(request: HttpRequest, customer_id: int, response: HttpResponse):  # type: ignore[no-untyped-def]
+    """A merged customer's old id answers 308 to the survivor (docs/duplicates.md). The ETag
+    header names the version; send it back as If-Match when writing."""
     try:
-        return customer_out(selectors.customer_get(user=_user(request), customer_id=customer_id))
+        customer = selectors.customer_get(user=_user(request), customer_id=customer_id)
+        set_etag(response, customer)
+        return customer_out(customer)
     except NotFound:
         survivor_id = visible_survivor_for(user=_user(request), customer_id=customer_id)
         if survivor_id is None:
@@ -175,20 +188,27 @@ def customer_detail(request: HttpRequest, customer_id: int):  # type: ignore[no-
         return merged_id_response(old_id=customer_id, survivor_id=survivor_id)
 
 
-@router.patch("/customers/{int:customer_id}", response={200: CustomerOut, **WRITE_ERRORS}, tags=["customers"])
-def customer_patch(request: HttpRequest, customer_id: int, payload: CustomerPatchIn):  # type: ignore[no-untyped-def]
+@router.patch("/customers/{int:customer_id}", response={200: CustomerOut, **GUARDED_ERRORS}, tags=["customers"])
+def customer_patch(request: HttpRequest, customer_id: int, payload: CustomerPatchIn, response: HttpResponse):  # type: ignore[no-untyped-def]
+    """`version` (409 when stale) or `If-Match` (412 when stale) is required."""
     user = _user(request)
+    _require_version(request, payload.version)
     customer = selectors.customer_get(user=user, customer_id=customer_id)
-    services.customer_update(
-        acting_user=user, customer=customer, data=_payload(payload, drop=("version",)), expected_version=payload.version
-    )
-    return customer_out(selectors.customer_get(user=user, customer_id=customer_id))
+    with if_match(request, selectors.customers_visible(user=user), customer_id, body_version=payload.version) as v:
+        services.customer_update(
+            acting_user=user, customer=customer, data=_payload(payload, drop=("version",)), expected_version=v
+        )
+    saved = selectors.customer_get(user=user, customer_id=customer_id)
+    set_etag(response, saved)
+    return customer_out(saved)
 
 
-@router.delete("/customers/{int:customer_id}", response={204: None, **WRITE_ERRORS}, tags=["customers"])
+@router.delete("/customers/{int:customer_id}", response={204: None, **GUARDED_ERRORS}, tags=["customers"])
 def customer_delete(request: HttpRequest, customer_id: int):  # type: ignore[no-untyped-def]
+    """With If-Match, only the named version is deleted (412 otherwise)."""
     user = _user(request)
-    services.customer_delete(acting_user=user, customer=selectors.customer_get(user=user, customer_id=customer_id))
+    with if_match(request, selectors.customers_visible(user=user), customer_id):
+        services.customer_delete(acting_user=user, customer=selectors.customer_get(user=user, customer_id=customer_id))
     return Status(204, None)
 
 
@@ -302,24 +322,32 @@ def contact_create(request: HttpRequest, payload: ContactCreateIn):  # type: ign
 
 
 @router.get("/contacts/{int:contact_id}", response={200: ContactOut, **ERRORS}, tags=["contacts"])
-def contact_detail(request: HttpRequest, contact_id: int):  # type: ignore[no-untyped-def]
-    return contact_out(selectors.contact_get(user=_user(request), contact_id=contact_id))
+def contact_detail(request: HttpRequest, contact_id: int, response: HttpResponse):  # type: ignore[no-untyped-def]
+    contact = selectors.contact_get(user=_user(request), contact_id=contact_id)
+    set_etag(response, contact)
+    return contact_out(contact)
 
 
-@router.patch("/contacts/{int:contact_id}", response={200: ContactOut, **WRITE_ERRORS}, tags=["contacts"])
-def contact_patch(request: HttpRequest, contact_id: int, payload: ContactPatchIn):  # type: ignore[no-untyped-def]
+@router.patch("/contacts/{int:contact_id}", response={200: ContactOut, **GUARDED_ERRORS}, tags=["contacts"])
+def contact_patch(request: HttpRequest, contact_id: int, payload: ContactPatchIn, response: HttpResponse):  # type: ignore[no-untyped-def]
+    """`version` (409 when stale) or `If-Match` (412 when stale) is required."""
     user = _user(request)
+    _require_version(request, payload.version)
     contact = selectors.contact_get(user=user, contact_id=contact_id)
-    services.contact_update(
-        acting_user=user, contact=contact, data=_payload(payload, drop=("version",)), expected_version=payload.version
-    )
-    return contact_out(selectors.contact_get(user=user, contact_id=contact_id))
+    with if_match(request, selectors.contacts_visible(user=user), contact_id, body_version=payload.version) as v:
+        services.contact_update(
+            acting_user=user, contact=contact, data=_payload(payload, drop=("version",)), expected_version=v
+        )
+    saved = selectors.contact_get(user=user, contact_id=contact_id)
+    set_etag(response, saved)
+    return contact_out(saved)
 
 
-@router.delete("/contacts/{int:contact_id}", response={204: None, **WRITE_ERRORS}, tags=["contacts"])
+@router.delete("/contacts/{int:contact_id}", response={204: None, **GUARDED_ERRORS}, tags=["contacts"])
 def contact_delete(request: HttpRequest, contact_id: int):  # type: ignore[no-untyped-def]
     user = _user(request)
-    services.contact_delete(acting_user=user, contact=selectors.contact_get(user=user, contact_id=contact_id))
+    with if_match(request, selectors.contacts_visible(user=user), contact_id):
+        services.contact_delete(acting_user=user, contact=selectors.contact_get(user=user, contact_id=contact_id))
     return Status(204, None)
 
 

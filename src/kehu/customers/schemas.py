@@ -267,7 +267,9 @@ class CustomerCreateIn(CustomerFields):
 
 
 class CustomerPatchIn(CustomerFields):
-    version: int = Field(description="The version you loaded; 409 version_conflict if someone saved since")
+    version: int | None = Field(
+        None, description="The version you loaded; 409 version_conflict if someone saved since. Required unless "
+        "you send If-Match (the ETag of the GET; 412 precondition_failed if someone saved since)")
     name: str | None = None
 
 
@@ -388,7 +390,7 @@ class ContactCreateIn(ContactFields):
 
 
 class ContactPatchIn(ContactFields):
-    version: int
+    version: int | None = Field(None, description="Required unless you send If-Match (see CustomerPatchIn.version)")
     name: str | None = None
 
 

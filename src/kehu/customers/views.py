@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from kehu.accounts.selectors import departments_all, users_assignable
 from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed, VersionConflict
+from kehu.core.etag import form_changes, snapshot_read, snapshot_sign
 from kehu.customers import selectors, services
 from kehu.customers.filters import CustomerFilter
 from kehu.customers.forms import (
@@ -341,9 +342,14 @@ def customer_duplicate_check(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @not_found_as_404
 def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """The edit form carries the version it showed and its values (signed, `_loaded`). A save
+    after someone else's is refused (409): the page keeps what the user typed and lists, per
+    field, the other person's change (old → new) and what the user typed, with a reload button."""
     customer = selectors.customer_get(user=request.user, customer_id=pk)
     conflict = False
+    changes: list[Any] = []
     status = 200
+    loaded = request.POST.get("_loaded", "")
     if request.method == "POST":
         form = _customer_form(request, data=request.POST, custom_values=customer.custom)
         if form.is_valid():
@@ -355,18 +361,25 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
             except ValidationFailed as exc:
                 form.add_service_errors(exc)
             except VersionConflict as exc:
-                # Keep everything the user typed; they copy what they need, then reload.
+                # Keep everything the user typed (the form keeps the version it loaded, so saving
+                # again is refused again); show what changed; they copy what they need, then reload.
                 conflict = True
                 status = 409
                 form.add_error(None, exc.message)
+                customer = selectors.customer_get(user=request.user, customer_id=pk)
+                stored = _customer_form(request, initial=CustomerForm.initial_for(customer),
+                                        custom_values=customer.custom)
+                changes = form_changes(form, loaded=snapshot_read(loaded), current=stored.initial)
             else:
                 messages.success(request, _("已保存"))
                 _quality_warnings(request, saved)
                 return redirect("customers:detail", pk=customer.pk)
     else:
         form = _customer_form(request, initial=CustomerForm.initial_for(customer), custom_values=customer.custom)
+        loaded = snapshot_sign(form.initial)
     return render(request, "customers/pages/form.html",
-                  {"form": form, "customer": customer, "conflict": conflict}, status=status)
+                  {"form": form, "customer": customer, "conflict": conflict, "changes": changes, "loaded": loaded},
+                  status=status)
 
 
 @login_required

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
+from kehu.core.etag import if_match, set_etag
 from kehu.customers.schemas import ErrorOut
 from kehu.leads import selectors, services
 from kehu.leads.duplicates import lead_duplicates
@@ -31,6 +32,8 @@ router = Router(tags=["leads"])
 MAX_LIMIT = 200
 ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 WRITE_ERRORS: dict[int, Any] = {**ERRORS, 409: ErrorOut}
+# Writes that honour If-Match (kehu.core.etag): 412 precondition_failed when it names a stale version.
+GUARDED_ERRORS: dict[int, Any] = {**WRITE_ERRORS, 412: ErrorOut}
 
 
 def _user(request: HttpRequest) -> Any:
@@ -71,40 +74,54 @@ def lead_duplicate_check(request: HttpRequest, payload: DuplicateCheckIn):  # ty
     return duplicates_out(lead_duplicates(values, user=_user(request), exclude_id=payload.exclude_id))
 
 
+def _lead(request: HttpRequest, lead_id: int, response: HttpResponse) -> dict[str, Any]:
+    lead = selectors.lead_get(user=_user(request), lead_id=lead_id)
+    set_etag(response, lead)
+    return lead_out(lead)
+
+
 @router.get("/leads/{int:lead_id}", response={200: LeadOut, **ERRORS})
-def lead_detail(request: HttpRequest, lead_id: int):  # type: ignore[no-untyped-def]
-    return lead_out(selectors.lead_get(user=_user(request), lead_id=lead_id))
+def lead_detail(request: HttpRequest, lead_id: int, response: HttpResponse):  # type: ignore[no-untyped-def]
+    """The ETag header names the version; send it back as If-Match when writing."""
+    return _lead(request, lead_id, response)
 
 
-@router.patch("/leads/{int:lead_id}", response={200: LeadOut, **WRITE_ERRORS})
-def lead_patch(request: HttpRequest, lead_id: int, payload: LeadPatchIn):  # type: ignore[no-untyped-def]
+@router.patch("/leads/{int:lead_id}", response={200: LeadOut, **GUARDED_ERRORS})
+def lead_patch(request: HttpRequest, lead_id: int, payload: LeadPatchIn, response: HttpResponse):  # type: ignore[no-untyped-def]
+    """Stale `expected_version` → 409 version_conflict; stale If-Match → 412 precondition_failed."""
     data = payload.dict(exclude_unset=True)
-    version = data.pop("expected_version", None)
-    services.lead_update(acting_user=_user(request), lead_id=lead_id, data=data, expected_version=version)
-    return lead_out(selectors.lead_get(user=_user(request), lead_id=lead_id))
+    body_version = data.pop("expected_version", None)
+    with if_match(request, selectors.leads_visible(user=_user(request)), lead_id, body_version=body_version) as v:
+        services.lead_update(acting_user=_user(request), lead_id=lead_id, data=data, expected_version=v)
+    return _lead(request, lead_id, response)
 
 
-@router.delete("/leads/{int:lead_id}", response={204: None, **WRITE_ERRORS})
+@router.delete("/leads/{int:lead_id}", response={204: None, **GUARDED_ERRORS})
 def lead_delete(request: HttpRequest, lead_id: int):  # type: ignore[no-untyped-def]
-    services.lead_delete(acting_user=_user(request), lead_id=lead_id)
+    with if_match(request, selectors.leads_visible(user=_user(request)), lead_id):
+        services.lead_delete(acting_user=_user(request), lead_id=lead_id)
     return Status(204, None)
 
 
-@router.post("/leads/{int:lead_id}/status", response={200: LeadOut, **WRITE_ERRORS})
-def lead_status(request: HttpRequest, lead_id: int, payload: StatusIn):  # type: ignore[no-untyped-def]
+@router.post("/leads/{int:lead_id}/status", response={200: LeadOut, **GUARDED_ERRORS})
+def lead_status(request: HttpRequest, lead_id: int, payload: StatusIn, response: HttpResponse):  # type: ignore[no-untyped-def]
     """new / contacted / qualified / disqualified (`reason` required)."""
-    services.lead_set_status(acting_user=_user(request), lead_id=lead_id, status=payload.status,
-                             reason=payload.reason, expected_version=payload.expected_version)
-    return lead_out(selectors.lead_get(user=_user(request), lead_id=lead_id))
+    visible = selectors.leads_visible(user=_user(request))
+    with if_match(request, visible, lead_id, body_version=payload.expected_version) as version:
+        services.lead_set_status(acting_user=_user(request), lead_id=lead_id, status=payload.status,
+                                 reason=payload.reason, expected_version=version)
+    return _lead(request, lead_id, response)
 
 
-@router.post("/leads/{int:lead_id}/convert", response={200: ConversionOut, **WRITE_ERRORS})
+@router.post("/leads/{int:lead_id}/convert", response={200: ConversionOut, **GUARDED_ERRORS})
 def lead_convert(request: HttpRequest, lead_id: int, payload: ConvertIn):  # type: ignore[no-untyped-def]
     """Customer (existing `customer_id`, a certain duplicate, or new) + contact + opportunity, in one step."""
-    result = services.lead_convert(
-        acting_user=_user(request), lead_id=lead_id, customer_id=payload.customer_id,
-        create_opportunity=payload.create_opportunity, opportunity_name=payload.opportunity_name,
-        amount=payload.amount, expected_version=payload.expected_version)
+    visible = selectors.leads_visible(user=_user(request))
+    with if_match(request, visible, lead_id, body_version=payload.expected_version) as version:
+        result = services.lead_convert(
+            acting_user=_user(request), lead_id=lead_id, customer_id=payload.customer_id,
+            create_opportunity=payload.create_opportunity, opportunity_name=payload.opportunity_name,
+            amount=payload.amount, expected_version=version)
     return {"lead": lead_out(selectors.lead_get(user=_user(request), lead_id=lead_id)),
             "customer_id": result.customer.pk, "customer_created": result.customer_created,
             "contact_id": result.contact.pk if result.contact else None, "contact_created": result.contact_created,

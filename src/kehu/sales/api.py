@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Q
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from kehu.core.errors import ErrorCode, FieldError, NotFound, ValidationFailed
+from kehu.core.etag import etag_value, if_match
 from kehu.customers.schemas import ErrorOut
 from kehu.customers.selectors import cursor_is_valid, keyset_page
 from kehu.sales import selectors, services
@@ -65,6 +66,8 @@ MAX_LIMIT = 200
 SORT_PATTERN = r"^-?(updated_at|created_at|name)$"
 ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 WRITE_ERRORS: dict[int, Any] = {**ERRORS, 409: ErrorOut}
+# Writes that honour If-Match (kehu.core.etag): 412 precondition_failed when it names a stale version.
+GUARDED_ERRORS: dict[int, Any] = {**WRITE_ERRORS, 412: ErrorOut}
 
 
 def _user(request: HttpRequest) -> Any:
@@ -86,22 +89,18 @@ def _pipeline(pipeline_id: int | None) -> int | None:
     return pipeline_id
 
 
-def _detail(request: HttpRequest, opportunity_id: int) -> dict[str, Any]:
-    return opportunity_detail_out(selectors.opportunity_get(user=_user(request), opportunity_id=opportunity_id))
+def _detail(request: HttpRequest, opportunity_id: int, response: HttpResponse | None = None) -> dict[str, Any]:
+    """The deal as the detail endpoints return it; with `response`, its ETag is set there."""
+    out = opportunity_detail_out(selectors.opportunity_get(user=_user(request), opportunity_id=opportunity_id))
+    if response is not None:
+        response["ETag"] = etag_value("opportunity", out["id"], out["version"])
+    return out
 
 
-def _expected_version(request: HttpRequest, body_version: int | None) -> int | None:
-    """`expected_version` from the body, else from an `If-Match` header ("3", "\"3\"" or W/"3")."""
-    if body_version is not None:
-        return body_version
-    header = request.headers.get("If-Match", "").strip()
-    if not header or header == "*":
-        return None
-    value = header.removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise ValidationFailed([FieldError("expected_version", ErrorCode.INVALID,
-                                           _("If-Match 应为商机的版本号，如 \"3\""))])
-    return int(value)
+def _guard(request: HttpRequest, opportunity_id: int, body_version: int | None = None) -> Any:
+    """If-Match on a deal (kehu.core.etag.if_match): yields the expected_version for the service."""
+    return if_match(request, selectors.opportunities_visible(user=_user(request)), opportunity_id,
+                    body_version=body_version)
 
 
 def _payload(schema: Schema, *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -143,35 +142,38 @@ def opportunity_create(request: HttpRequest, payload: OpportunityCreateIn):  # t
 
 
 @router.get("/opportunities/{int:opportunity_id}", response={200: OpportunityDetailOut, **ERRORS})
-def opportunity_detail(request: HttpRequest, opportunity_id: int):  # type: ignore[no-untyped-def]
-    return _detail(request, opportunity_id)
+def opportunity_detail(request: HttpRequest, opportunity_id: int, response: HttpResponse):  # type: ignore[no-untyped-def]
+    """The ETag header names the version; send it back as If-Match when writing."""
+    return _detail(request, opportunity_id, response)
 
 
-@router.patch("/opportunities/{int:opportunity_id}", response={200: OpportunityDetailOut, **WRITE_ERRORS})
-def opportunity_patch(request: HttpRequest, opportunity_id: int, payload: OpportunityPatchIn):  # type: ignore[no-untyped-def]
-    """Edit the fields sent. `expected_version` (or an `If-Match` header) guards against
-    overwriting someone else's save: 409 version_conflict when it is stale."""
-    services.opportunity_update(acting_user=_user(request), opportunity_id=opportunity_id,
-                                data=_payload(payload, drop=("expected_version",)),
-                                expected_version=_expected_version(request, payload.expected_version))
-    return _detail(request, opportunity_id)
+@router.patch("/opportunities/{int:opportunity_id}", response={200: OpportunityDetailOut, **GUARDED_ERRORS})
+def opportunity_patch(request: HttpRequest, opportunity_id: int, payload: OpportunityPatchIn,  # type: ignore[no-untyped-def]
+                      response: HttpResponse):
+    """Edit the fields sent. `expected_version` guards against overwriting someone else's save
+    (409 version_conflict when stale), and so does an `If-Match` header (412 precondition_failed)."""
+    with _guard(request, opportunity_id, payload.expected_version) as version:
+        services.opportunity_update(acting_user=_user(request), opportunity_id=opportunity_id,
+                                    data=_payload(payload, drop=("expected_version",)), expected_version=version)
+    return _detail(request, opportunity_id, response)
 
 
-@router.delete("/opportunities/{int:opportunity_id}", response={204: None, **WRITE_ERRORS})
+@router.delete("/opportunities/{int:opportunity_id}", response={204: None, **GUARDED_ERRORS})
 def opportunity_delete(request: HttpRequest, opportunity_id: int):  # type: ignore[no-untyped-def]
-    services.opportunity_delete(acting_user=_user(request), opportunity_id=opportunity_id)
+    with _guard(request, opportunity_id):
+        services.opportunity_delete(acting_user=_user(request), opportunity_id=opportunity_id)
     return Status(204, None)
 
 
-@router.post("/opportunities/{int:opportunity_id}/move", response={200: OpportunityDetailOut, **WRITE_ERRORS})
-def opportunity_move(request: HttpRequest, opportunity_id: int, payload: MoveIn):  # type: ignore[no-untyped-def]
+@router.post("/opportunities/{int:opportunity_id}/move", response={200: OpportunityDetailOut, **GUARDED_ERRORS})
+def opportunity_move(request: HttpRequest, opportunity_id: int, payload: MoveIn, response: HttpResponse):  # type: ignore[no-untyped-def]
     """The kanban's drag and drop: to another stage (its required fields must be filled, a lost
     stage needs `lost_reason`) and/or between `after_id` (card above) and `before_id` (card below)."""
-    services.opportunity_move(acting_user=_user(request), opportunity_id=opportunity_id, stage_id=payload.stage,
-                              before_id=payload.before_id, after_id=payload.after_id,
-                              expected_version=_expected_version(request, payload.expected_version),
-                              lost_reason=payload.lost_reason, lost_note=payload.lost_note)
-    return _detail(request, opportunity_id)
+    with _guard(request, opportunity_id, payload.expected_version) as version:
+        services.opportunity_move(acting_user=_user(request), opportunity_id=opportunity_id, stage_id=payload.stage,
+                                  before_id=payload.before_id, after_id=payload.after_id, expected_version=version,
+                                  lost_reason=payload.lost_reason, lost_note=payload.lost_note)
+    return _detail(request, opportunity_id, response)
 
 
 @router.get("/opportunities/{int:opportunity_id}/stage-history", response={200: list[StageChangeOut], **ERRORS})

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from kehu.accounts.selectors import users_assignable
 from kehu.core.errors import KehuError, NotFound, ValidationFailed, VersionConflict
+from kehu.core.etag import form_changes, snapshot_read, snapshot_sign
 from kehu.customers import selectors as customer_selectors
 from kehu.customers.views import admin_required, not_found_as_404
 from kehu.sales import selectors, services
@@ -267,6 +268,8 @@ def opportunity_contacts(request: HttpRequest) -> HttpResponse:
 def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
     deal = selectors.opportunity_get(user=request.user, opportunity_id=pk)
     status = 200
+    changes: list[Any] = []
+    loaded = request.POST.get("_loaded", "")
     if request.method == "POST":
         form = _form(request, data=request.POST, opportunity=deal, customer_id=_int(request.POST.get("customer")))
         lines = line_formset(request.POST, products=_products())
@@ -279,8 +282,12 @@ def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 form.add_service_errors(exc)
                 status = 422
             except VersionConflict as exc:
+                # What the user typed stays; the panel shows what the other person changed (kehu.core.etag).
                 form.add_error(None, exc.message)
                 status = 409
+                deal = selectors.opportunity_get(user=request.user, opportunity_id=pk)
+                stored = _form(request, initial=OpportunityForm.initial_for(deal), opportunity=deal)
+                changes = form_changes(form, loaded=snapshot_read(loaded), current=stored.initial)
             else:
                 messages.success(request, _("已保存"))
                 return redirect("sales:detail", pk=pk)
@@ -289,9 +296,11 @@ def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         form = _form(request, initial=OpportunityForm.initial_for(deal), opportunity=deal)
         lines = line_formset(products=_products(), opportunity=deal)
+        loaded = snapshot_sign(form.initial)
     history = selectors.stage_history(user=request.user, opportunity_id=pk)
     return render(request, "sales/pages/detail.html", {
         "opportunity": deal, "form": form, "lines": lines, "history": history,
+        "conflict": status == 409, "changes": changes, "loaded": loaded,
         "deal_lines": list(deal.lines.select_related("product")),
         "contacts": list(deal.contacts.all()),
         "weighted": (deal.amount * deal.stage.probability / Decimal(100)).quantize(Decimal("0.01")),

@@ -14,10 +14,11 @@ from django.utils import timezone
 from kehu.accounts.models import User
 from kehu.accounts.selectors import api_tokens, api_tokens_with_prefix
 from kehu.accounts.services import api_token_create, api_token_revoke
+from kehu.core.errors import ValidationFailed
 
 
 class Command(BaseCommand):
-    help = "管理 API 令牌：create USERNAME [--name N] [--expires-days D] | revoke PREFIX | list [USERNAME]"
+    help = "管理 API 令牌：create USERNAME [--name N] [--scope S] [--expires-days D] | revoke PREFIX | list [USERNAME]"
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -25,6 +26,8 @@ class Command(BaseCommand):
         create.add_argument("username")
         create.add_argument("--name", default="", help="用途说明，例如 'ERP 同步'")
         create.add_argument("--expires-days", type=int, default=None, help="有效天数（默认永不过期）")
+        create.add_argument("--scope", default="write",
+                            help="read（只读）、write（读写，默认）或逗号分隔的 customers:read,leads:write …")
         revoke = sub.add_parser("revoke", help="按前缀吊销令牌")
         revoke.add_argument("prefix")
         listing = sub.add_parser("list", help="列出令牌（不显示密钥）")
@@ -33,7 +36,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         if action == "create":
-            self._create(options["username"], options["name"], options["expires_days"])
+            self._create(options["username"], options["name"], options["expires_days"], options["scope"])
         elif action == "revoke":
             self._revoke(options["prefix"])
         else:
@@ -45,18 +48,22 @@ class Command(BaseCommand):
             raise CommandError(f"用户不存在：{username}")
         return user
 
-    def _create(self, username: str, name: str, expires_days: int | None) -> None:
+    def _create(self, username: str, name: str, expires_days: int | None, scope: str = "write") -> None:
         user = self._user(username)
         if not user.is_active:
             raise CommandError(f"用户已停用：{username}")
         if expires_days is not None and expires_days <= 0:
             raise CommandError("--expires-days 必须是正整数")
         expires_in = dt.timedelta(days=expires_days) if expires_days else None
-        token, secret = api_token_create(user=user, name=name, expires_in=expires_in)
+        try:
+            token, secret = api_token_create(user=user, name=name, expires_in=expires_in, scopes=scope)
+        except ValidationFailed as exc:
+            raise CommandError(exc.message) from exc
         # The secret alone on stdout so `TOKEN=$(kehu token create alice)` works; notes go to stderr.
         self.stdout.write(secret)
         expiry = timezone.localtime(token.expires_at).strftime("%Y-%m-%d %H:%M") if token.expires_at else "永不过期"
-        self.stderr.write(f"已为 {user.username} 创建令牌 {token.prefix}…（{expiry}）。密钥只显示这一次，请妥善保存。")
+        self.stderr.write(f"已为 {user.username} 创建令牌 {token.prefix}…（{expiry}，范围 {','.join(token.scopes)}）。"
+                          "密钥只显示这一次，请妥善保存。")
 
     def _revoke(self, prefix: str) -> None:
         if len(prefix) < 6:
@@ -91,6 +98,7 @@ class Command(BaseCommand):
                         token.name or "-",
                         f"expires={expires}",
                         f"last_used={used}",
+                        f"scopes={','.join(token.scopes)}",
                     ]
                 )
             )
