@@ -56,5 +56,7 @@ def register() -> None:
     timeline.OBJECT_LABELS.setdefault("payment", "回款")
     timeline.SKIPPED_OBJECT_TYPES.add("payment")  # "收到回款 …" above says it
     from kehu.contracts.exports import register_export_kinds
+    from kehu.contracts.imports import register_import_kinds
 
     register_export_kinds()
+    register_import_kinds()

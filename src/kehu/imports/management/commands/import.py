@@ -26,7 +26,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", nargs="?", help="要导入的 .xlsx/.xls/.csv 文件")
         parser.add_argument("--kind", default="customers",
-                            help="导入对象：customers、contacts、notes、leads、products、opportunities")
+                            help="导入对象：customers、contacts、notes、leads、products、opportunities、contracts、payments")
         parser.add_argument("--sheet", default=None, help="工作表名称（默认第一个有数据的工作表）")
         parser.add_argument("--mapping", default=None,
                             help='列映射 JSON：{"0": "name", "3": "phones"} 或 {"表头": "字段"}')
