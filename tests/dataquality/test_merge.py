@@ -121,6 +121,10 @@ def pair(rep, admin_user):  # type: ignore[no-untyped-def]
                     next_followup_at=timezone.now() + dt.timedelta(days=2))
     SentMail.objects.create(to="bd@fenyang.cn", subject="欢迎", customer=newer, status="sent")
     notify(user=rep, title="提醒", customer_id=newer.pk)
+    from kehu.privacy.models import Consent
+
+    Consent.objects.create(customer_id=newer.pk, purpose="marketing_mail", granted=True, source="form",
+                           recorded_by=rep)
     # The nightly check and reindex have run since (a save re-checks only the record saved, a note
     # moves updated_at without reindexing), and an issue someone is working on must come back with
     # its assignee.

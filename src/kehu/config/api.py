@@ -186,6 +186,7 @@ def _mount_routers() -> None:
     from kehu.mailing.api import router as mailing_router
     from kehu.notifications.api import router as notifications_router
     from kehu.pool.api import router as pool_router
+    from kehu.privacy.api import router as privacy_router
     from kehu.sales.api import router as sales_router
 
     api.add_router("/", accounts_router)
@@ -201,6 +202,7 @@ def _mount_routers() -> None:
     api.add_router("/", notifications_router)
     api.add_router("/", automation_router)
     api.add_router("/", audit_router)
+    api.add_router("/", privacy_router)
 
 
 _mount_routers()

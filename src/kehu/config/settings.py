@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "kehu.mailing",
     "kehu.notifications",
     "kehu.automation",
+    "kehu.privacy",
 ]
 
 MIDDLEWARE = [

@@ -22,4 +22,5 @@ urlpatterns = [
     path("notifications/", include("kehu.notifications.urls")),
     path("automation/", include("kehu.automation.urls")),
     path("audit/", include("kehu.core.audit_urls")),
+    path("privacy/", include("kehu.privacy.urls")),
 ]
