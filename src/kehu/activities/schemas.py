@@ -107,7 +107,7 @@ class FollowUpListQuery(Schema):
     date_to: dt.date | None = None
     q: str = ""
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=1_000_000_000)
 
 
 class FollowUpCreateIn(InputSchema):
@@ -186,7 +186,7 @@ class TaskListQuery(Schema):
     overdue: bool = False
     q: str = ""
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=1_000_000_000)
 
 
 class TaskCreateIn(InputSchema):

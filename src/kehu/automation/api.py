@@ -12,7 +12,7 @@ from kehu.customers.schemas import ErrorOut
 
 from . import selectors, services
 from .models import Rule
-from .schemas import DryRunOut, LogOut, RuleIn, RuleOut, RulePatch, RunOut
+from .schemas import AutomationRuleIn, AutomationRuleOut, DryRunOut, LogOut, RulePatch, RunOut
 
 router = Router(tags=["automation"])
 
@@ -24,32 +24,32 @@ def _user(request: HttpRequest) -> Any:
     return request.auth  # type: ignore[attr-defined]
 
 
-def _out(rule: Rule) -> RuleOut:
-    return RuleOut(id=rule.pk, name=rule.name, description=rule.description, object_type=rule.object_type,
+def _out(rule: Rule) -> AutomationRuleOut:
+    return AutomationRuleOut(id=rule.pk, name=rule.name, description=rule.description, object_type=rule.object_type,
                    trigger=rule.trigger, trigger_params=rule.trigger_params, conditions=rule.conditions,
                    actions=rule.actions, is_active=rule.is_active, run_as=rule.run_as_id,
                    created_by=rule.created_by_id, template_key=rule.template_key, version=rule.version,
                    webhook_secret=rule.webhook_secret, created_at=rule.created_at, updated_at=rule.updated_at)
 
 
-@router.get("/automation/rules", response={200: list[RuleOut], **ERRORS})
+@router.get("/automation/rules", response={200: list[AutomationRuleOut], **ERRORS})
 def rule_list(request: HttpRequest):  # type: ignore[no-untyped-def]
     return [_out(r) for r in selectors.rules_list(user=_user(request))]
 
 
-@router.post("/automation/rules", response={201: RuleOut, **WRITE_ERRORS})
-def rule_create(request: HttpRequest, payload: RuleIn):  # type: ignore[no-untyped-def]
+@router.post("/automation/rules", response={201: AutomationRuleOut, **WRITE_ERRORS})
+def rule_create(request: HttpRequest, payload: AutomationRuleIn):  # type: ignore[no-untyped-def]
     data = payload.model_dump()
     data["actions"] = [a.model_dump() for a in payload.actions]
     return Status(201, _out(services.rule_create(acting_user=_user(request), data=data)))
 
 
-@router.get("/automation/rules/{int:rule_id}", response={200: RuleOut, **ERRORS})
+@router.get("/automation/rules/{int:rule_id}", response={200: AutomationRuleOut, **ERRORS})
 def rule_get(request: HttpRequest, rule_id: int):  # type: ignore[no-untyped-def]
     return _out(selectors.rule_get(user=_user(request), rule_id=rule_id))
 
 
-@router.patch("/automation/rules/{int:rule_id}", response={200: RuleOut, **WRITE_ERRORS})
+@router.patch("/automation/rules/{int:rule_id}", response={200: AutomationRuleOut, **WRITE_ERRORS})
 def rule_update(request: HttpRequest, rule_id: int, payload: RulePatch):  # type: ignore[no-untyped-def]
     data = payload.model_dump(exclude_unset=True)
     version = data.pop("version", None)
@@ -65,12 +65,12 @@ def rule_delete(request: HttpRequest, rule_id: int):  # type: ignore[no-untyped-
     return Status(204, None)
 
 
-@router.post("/automation/rules/{int:rule_id}/pause", response={200: RuleOut, **WRITE_ERRORS})
+@router.post("/automation/rules/{int:rule_id}/pause", response={200: AutomationRuleOut, **WRITE_ERRORS})
 def rule_pause(request: HttpRequest, rule_id: int):  # type: ignore[no-untyped-def]
     return _out(services.rule_pause(acting_user=_user(request), rule_id=rule_id))
 
 
-@router.post("/automation/rules/{int:rule_id}/resume", response={200: RuleOut, **WRITE_ERRORS})
+@router.post("/automation/rules/{int:rule_id}/resume", response={200: AutomationRuleOut, **WRITE_ERRORS})
 def rule_resume(request: HttpRequest, rule_id: int):  # type: ignore[no-untyped-def]
     return _out(services.rule_resume(acting_user=_user(request), rule_id=rule_id))
 

@@ -16,7 +16,7 @@ class ActionIn(InputSchema):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class RuleIn(InputSchema):
+class AutomationRuleIn(InputSchema):
     name: str
     description: str = ""
     object_type: str = Field("customer", description="customer, lead or opportunity")
@@ -43,7 +43,7 @@ class RulePatch(InputSchema):
     version: int | None = Field(None, description="The version you loaded (optimistic locking)")
 
 
-class RuleOut(OutputSchema):
+class AutomationRuleOut(OutputSchema):
     id: int
     name: str
     description: str

@@ -20,9 +20,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Router
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
 from ninja.security import APIKeyCookie, APIKeyHeader, HttpBearer
@@ -206,3 +207,24 @@ def _mount_routers() -> None:
 
 
 _mount_routers()
+
+
+@api.exception_handler(OverflowError)
+@api.exception_handler(DataError)
+def data_out_of_range(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """Input the database can't take is the client's error (422), not a 500: an id beyond 64 bits
+    (`{"ids": [10**25]}`, OverflowError on SQLite) or a NUL character in a text (DataError on PostgreSQL)."""
+    return error_response(request, status=422, code="invalid", message=_("数值超出范围或含有无效字符"))
+
+
+# Mounted last, so it answers only what no route matched (e.g. `/customers/-1`: `{int:…}` takes no
+# minus sign): a JSON 404 in the shared error shape instead of Django's HTML page.
+_unmatched = Router(auth=None)
+
+
+@_unmatched.api_operation(["GET", "POST", "PUT", "PATCH", "DELETE"], "/{path:rest}", include_in_schema=False)
+def unmatched_path(request: HttpRequest, rest: str) -> HttpResponse:
+    raise Http404
+
+
+api.add_router("/", _unmatched)

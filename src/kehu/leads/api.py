@@ -47,7 +47,7 @@ class LeadListQuery(Schema):
     campaign: str = ""
     q: str = ""
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=1_000_000_000)
 
 
 @router.get("/leads", response={200: LeadPage, **ERRORS})

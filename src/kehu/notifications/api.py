@@ -26,7 +26,7 @@ def _user(request: HttpRequest) -> Any:
 def notification_list(request: HttpRequest, unread: bool = False, offset: int = 0,  # type: ignore[no-untyped-def]
                       limit: int = 50):
     """The caller's notifications, newest first (`unread=true` for unread ones only)."""
-    offset, limit = max(offset, 0), min(max(limit, 1), 200)
+    offset, limit = min(max(offset, 0), 1_000_000_000), min(max(limit, 1), 200)  # a huge offset overflows SQLite
     rows = selectors.notifications_for(user=_user(request), unread_only=unread)
     return {"items": [notification_out(n) for n in rows[offset:offset + limit]], "total": rows.count(),
             "unread": selectors.unread_count(user=_user(request))}

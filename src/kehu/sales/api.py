@@ -193,7 +193,7 @@ def board(request: HttpRequest, query: Query[BoardQuery]):  # type: ignore[no-un
 
 
 class ColumnQuery(BoardQuery):
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=1_000_000_000)
     limit: int = Field(selectors.BOARD_PAGE, ge=1, le=MAX_LIMIT)
 
 
