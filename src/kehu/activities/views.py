@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from kehu.accounts.selectors import users_assignable
 from kehu.core.errors import ValidationFailed
+from kehu.core.params import query_date, query_int
 from kehu.customers import selectors as customer_selectors
 from kehu.customers.views import admin_required, not_found_as_404
 
@@ -29,18 +30,6 @@ from .forms import FollowUpForm, FollowUpKindForm, TaskForm
 from .models import FollowUpKind, TaskStatus
 
 PAGE_SIZE = 100
-
-
-def _int(value: Any) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() else None
-
-
-def _date(value: Any) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(str(value or "").strip())
-    except ValueError:
-        return None
 
 
 def _next(request: HttpRequest, fallback: str) -> str:
@@ -78,7 +67,7 @@ def my_day(request: HttpRequest) -> HttpResponse:
 @require_GET
 def calendar(request: HttpRequest) -> HttpResponse:
     mode = "week" if request.GET.get("mode") == "week" else "month"
-    anchor = _date(request.GET.get("date")) or timezone.localdate()
+    anchor = query_date(request.GET.get("date")) or timezone.localdate()
     view = selectors.calendar_view(user=request.user, mode=mode, anchor=anchor)
     context = {"cal": view, "today": timezone.localdate(),
                "weekdays": [_("周一"), _("周二"), _("周三"), _("周四"), _("周五"), _("周六"), _("周日")]}
@@ -137,12 +126,12 @@ def _followup_form(request: HttpRequest, customer: Any, data: Any = None, initia
 @require_GET
 def followup_list(request: HttpRequest) -> HttpResponse:
     filters = selectors.FollowUpFilter(
-        customer=_int(request.GET.get("customer")), kind=request.GET.get("kind", "")[:30],
-        owner=request.user.pk if request.GET.get("mine") else _int(request.GET.get("owner")),
-        date_from=_date(request.GET.get("from")), date_to=_date(request.GET.get("to")),
+        customer=query_int(request.GET.get("customer")), kind=request.GET.get("kind", "")[:30],
+        owner=request.user.pk if request.GET.get("mine") else query_int(request.GET.get("owner")),
+        date_from=query_date(request.GET.get("from")), date_to=query_date(request.GET.get("to")),
         q=request.GET.get("q", "").strip()[:100])
     page = Paginator(selectors.followups_filtered(user=request.user, filters=filters), PAGE_SIZE).get_page(
-        _int(request.GET.get("page")) or 1)
+        query_int(request.GET.get("page")) or 1)
     return render(request, "activities/pages/followup_list.html", {
         "rows": page.object_list, "page": page, "filters": filters, "kinds": selectors.followup_kinds(),
         "mine": bool(request.GET.get("mine"))})
@@ -152,7 +141,7 @@ def followup_list(request: HttpRequest) -> HttpResponse:
 @not_found_as_404
 @require_http_methods(["GET", "POST"])
 def followup_new(request: HttpRequest) -> HttpResponse:
-    customer_id = _int(request.POST.get("customer") or request.GET.get("customer"))
+    customer_id = query_int(request.POST.get("customer") or request.GET.get("customer"))
     customer = customer_selectors.customer_get(user=request.user, customer_id=customer_id) if customer_id else None
     fallback = reverse("customers:detail", args=[customer.pk]) if customer else reverse("activities:my_day")
     if request.method == "POST" and customer is not None:
@@ -190,7 +179,7 @@ def followup_edit(request: HttpRequest, followup_id: int) -> HttpResponse:
         if form.is_valid():
             try:
                 services.followup_update(acting_user=request.user, followup_id=followup.pk,
-                                         data=form.service_data(), version=_int(request.POST.get("version")))
+                                         data=form.service_data(), version=query_int(request.POST.get("version")))
             except ValidationFailed as exc:
                 form.add_service_errors(exc)
             else:
@@ -231,12 +220,12 @@ def task_list(request: HttpRequest) -> HttpResponse:
     status = status if status in (*TaskStatus.values, "") else "open"
     scope = request.GET.get("scope", "mine")
     filters = selectors.TaskFilter(
-        mine=scope == "mine", status=status, customer=_int(request.GET.get("customer")),
-        assignee=_int(request.GET.get("assignee")) if scope != "mine" else None,
-        due_from=_date(request.GET.get("from")), due_to=_date(request.GET.get("to")),
+        mine=scope == "mine", status=status, customer=query_int(request.GET.get("customer")),
+        assignee=query_int(request.GET.get("assignee")) if scope != "mine" else None,
+        due_from=query_date(request.GET.get("from")), due_to=query_date(request.GET.get("to")),
         overdue=bool(request.GET.get("overdue")), q=request.GET.get("q", "").strip()[:100])
     page = Paginator(selectors.tasks_filtered(user=request.user, filters=filters), PAGE_SIZE).get_page(
-        _int(request.GET.get("page")) or 1)
+        query_int(request.GET.get("page")) or 1)
     return render(request, "activities/pages/task_list.html", {
         "rows": page.object_list, "page": page, "filters": filters, "status": status, "scope": scope,
         "now": timezone.now(), "statuses": TaskStatus.choices})
@@ -269,9 +258,10 @@ def task_new(request: HttpRequest) -> HttpResponse:
         tomorrow = (timezone.localtime() + dt.timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
         form = _task_form(request, initial={
             "assignee": str(request.user.pk), "due_at": tomorrow,
-            "customer_id": _int(request.GET.get("customer")), "opportunity_id": _int(request.GET.get("opportunity")),
-            "contract_id": _int(request.GET.get("contract"))})
-    customer_id = _int(form["customer_id"].value())
+            "customer_id": query_int(request.GET.get("customer")),
+            "opportunity_id": query_int(request.GET.get("opportunity")),
+            "contract_id": query_int(request.GET.get("contract"))})
+    customer_id = query_int(form["customer_id"].value())
     customer = customer_selectors.customer_get(user=request.user, customer_id=customer_id) if customer_id else None
     return render(request, "activities/pages/task_form.html", {
         "form": form, "task": None, "customer": customer, "next": _next(request, "")})
@@ -288,7 +278,7 @@ def task_edit(request: HttpRequest, task_id: int) -> HttpResponse:
             data = form.cleaned_data
             try:
                 services.task_update(acting_user=request.user, task_id=task.pk,
-                                     version=_int(request.POST.get("version")),
+                                     version=query_int(request.POST.get("version")),
                                      data={"title": data["title"], "due_at": data.get("due_at"),
                                            "priority": data["priority"], "assignee": int(data["assignee"]),
                                            "description": data.get("description") or ""})
@@ -344,7 +334,7 @@ def task_cancel(request: HttpRequest, task_id: int) -> HttpResponse:
 @admin_required
 @require_http_methods(["GET", "POST"])
 def kinds_settings(request: HttpRequest) -> HttpResponse:
-    edit_id = _int(request.POST.get("kind_id") or request.GET.get("edit"))
+    edit_id = query_int(request.POST.get("kind_id") or request.GET.get("edit"))
     editing = FollowUpKind.objects.filter(pk=edit_id).first() if edit_id else None
     if request.method == "POST":
         form = FollowUpKindForm(request.POST)

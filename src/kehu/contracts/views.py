@@ -5,7 +5,6 @@ errors or messages. Attachments are streamed only after the contract was found t
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -19,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from kehu.accounts.selectors import users_assignable
 from kehu.core.errors import ValidationFailed, VersionConflict
+from kehu.core.params import query_date, query_int
 from kehu.customers import selectors as customer_selectors
 from kehu.customers.views import admin_required, not_found_as_404
 from kehu.sales import selectors as sales_selectors
@@ -32,28 +32,16 @@ RECENT = 200
 FILTER_KEYS = ("status", "owner", "customer", "q", "signed_from", "signed_to", "expiring", "overdue")
 
 
-def _int(value: Any) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() else None
-
-
-def _date(value: Any) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(str(value or "").strip())
-    except ValueError:
-        return None
-
-
 def list_filters(params: QueryDict, user: Any) -> selectors.ContractFilter:
     owner = params.get("owner", "")
     return selectors.ContractFilter(
         status=params.get("status", "") if params.get("status") in ContractStatus.values else "",
-        owner=user.pk if owner == "me" else _int(owner),
-        customer=_int(params.get("customer")),
+        owner=user.pk if owner == "me" else query_int(owner),
+        customer=query_int(params.get("customer")),
         q=params.get("q", "").strip()[:100],
-        signed_from=_date(params.get("signed_from")),
-        signed_to=_date(params.get("signed_to")),
-        expiring_days=_int(params.get("expiring")),
+        signed_from=query_date(params.get("signed_from")),
+        signed_to=query_date(params.get("signed_to")),
+        expiring_days=query_int(params.get("expiring")),
         overdue=params.get("overdue") in ("1", "on", "true"),
     )
 
@@ -110,7 +98,7 @@ def _form(request: HttpRequest, *, data: Any = None, initial: dict | None = None
 @not_found_as_404
 def contract_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        form = _form(request, data=request.POST, customer_id=_int(request.POST.get("customer")))
+        form = _form(request, data=request.POST, customer_id=query_int(request.POST.get("customer")))
         if form.is_valid():
             try:
                 contract = services.contract_create(acting_user=request.user, data=form.data_for_service())
@@ -121,8 +109,8 @@ def contract_create(request: HttpRequest) -> HttpResponse:
                 return redirect("contracts:detail", pk=contract.pk)
     else:
         initial: dict[str, Any] = {"owner": request.user.pk, "currency": "CNY", "status": ContractStatus.DRAFT,
-                                   "customer": _int(request.GET.get("customer"))}
-        opportunity_id = _int(request.GET.get("opportunity"))
+                                   "customer": query_int(request.GET.get("customer"))}
+        opportunity_id = query_int(request.GET.get("opportunity"))
         if opportunity_id:
             deal = sales_selectors.opportunity_get(user=request.user, opportunity_id=opportunity_id)
             initial.update({"title": deal.name, "customer": deal.customer_id, "opportunity": deal.pk,
@@ -140,11 +128,11 @@ def contract_edit(request: HttpRequest, pk: int) -> HttpResponse:
     contract = selectors.contract_get(user=request.user, contract_id=pk)
     status = 200
     if request.method == "POST":
-        form = _form(request, data=request.POST, contract=contract, customer_id=_int(request.POST.get("customer")))
+        form = _form(request, data=request.POST, contract=contract, customer_id=query_int(request.POST.get("customer")))
         if form.is_valid():
             try:
                 services.contract_update(acting_user=request.user, contract_id=pk, data=form.data_for_service(),
-                                         expected_version=_int(request.POST.get("version")))
+                                         expected_version=query_int(request.POST.get("version")))
             except ValidationFailed as exc:
                 form.add_service_errors(exc)
                 status = 422
@@ -198,7 +186,7 @@ def contract_status(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         contract = services.contract_set_status(acting_user=request.user, contract_id=pk,
                                                 status=request.POST.get("status", ""),
-                                                expected_version=_int(request.POST.get("version")))
+                                                expected_version=query_int(request.POST.get("version")))
     except (ValidationFailed, VersionConflict) as exc:
         messages.error(request, exc.message)
     else:

@@ -13,7 +13,6 @@ scope (`selectors.opportunities_visible`). Products are readable by everyone: `q
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,6 +21,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from kehu.core import exporting
+from kehu.core.params import query_date, query_int
 from kehu.sales.imports import OPPORTUNITY_TARGETS, PRODUCT_TARGETS
 
 _HUNDRED = Decimal("100")
@@ -31,18 +31,6 @@ _TRUE = ("1", "on", "true", "yes")
 
 def _labels(targets: Any) -> dict[str, tuple[str, str]]:
     return {t.key: (t.label_zh, t.label_en) for t in targets}
-
-
-def _int(value: Any) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() else None
-
-
-def _date(value: Any) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(str(value or "").strip())
-    except ValueError:
-        return None
 
 
 def _localised(zh: str, en: str, english: bool) -> str:
@@ -94,11 +82,11 @@ def opportunity_filters(user: Any, params: Mapping[str, Any]) -> Any:
     owner = str(params.get("owner") or "").strip()
     status = str(params.get("status") or "").strip()
     return OpportunityFilter(
-        owner=getattr(user, "pk", None) if owner == "me" else _int(owner),
-        customer=_int(params.get("customer")),
+        owner=getattr(user, "pk", None) if owner == "me" else query_int(owner),
+        customer=query_int(params.get("customer")),
         q=str(params.get("q") or "").strip()[:100],
-        close_from=_date(params.get("close_from")),
-        close_to=_date(params.get("close_to")),
+        close_from=query_date(params.get("close_from")),
+        close_to=query_date(params.get("close_to")),
         overdue=str(params.get("overdue") or "").lower() in _TRUE,
         status=status if status in StageKind.values else "",
     )
@@ -108,8 +96,8 @@ def opportunities_for_export(user: Any, params: Mapping[str, Any]) -> QuerySet:
     from kehu.sales import selectors
 
     rows = selectors.opportunities_filtered(user=user, filters=opportunity_filters(user, params),
-                                            pipeline_id=_int(params.get("pipeline")))
-    stage = _int(params.get("stage"))
+                                            pipeline_id=query_int(params.get("pipeline")))
+    stage = query_int(params.get("stage"))
     if stage:
         rows = rows.filter(stage_id=stage)
     return rows
@@ -201,7 +189,7 @@ def products_for_export(user: Any, params: Mapping[str, Any]) -> QuerySet:
     q = str(params.get("q") or "").strip()[:100]
     if q:
         rows = rows.filter(Q(code__icontains=q) | Q(name__icontains=q))
-    category = _int(params.get("category"))
+    category = query_int(params.get("category"))
     if category:
         rows = rows.filter(category_id=category)
     return rows

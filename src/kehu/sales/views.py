@@ -5,7 +5,6 @@ errors or the board's message."""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from kehu.accounts.selectors import users_assignable
 from kehu.core.errors import KehuError, NotFound, ValidationFailed, VersionConflict
 from kehu.core.etag import form_changes, snapshot_read, snapshot_sign
+from kehu.core.params import query_date, query_int
 from kehu.customers import selectors as customer_selectors
 from kehu.customers.views import admin_required, not_found_as_404
 from kehu.sales import selectors, services
@@ -45,27 +45,15 @@ def _is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def _int(value: Any) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() else None
-
-
-def _date(value: Any) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(str(value or "").strip())
-    except ValueError:
-        return None
-
-
 def _filters(request: HttpRequest, params: QueryDict | None = None) -> selectors.OpportunityFilter:
     params = params if params is not None else request.GET
     owner = params.get("owner", "")
     return selectors.OpportunityFilter(
-        owner=request.user.pk if owner == "me" else _int(owner),
-        customer=_int(params.get("customer")),
+        owner=request.user.pk if owner == "me" else query_int(owner),
+        customer=query_int(params.get("customer")),
         q=params.get("q", "").strip()[:100],
-        close_from=_date(params.get("close_from")),
-        close_to=_date(params.get("close_to")),
+        close_from=query_date(params.get("close_from")),
+        close_to=query_date(params.get("close_to")),
         overdue=params.get("overdue") in ("1", "on", "true"),
         status=params.get("status", "") if params.get("status") in StageKind.values else "",
     )
@@ -85,7 +73,7 @@ def _query(params: QueryDict, drop: tuple[str, ...] = ()) -> str:
 
 def _board_context(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
     user = request.user
-    pipeline = selectors.pipeline_get(_int(params.get("pipeline")))
+    pipeline = selectors.pipeline_get(query_int(params.get("pipeline")))
     filters = _filters(request, params)
     board = selectors.kanban_board(user=user, pipeline_id=pipeline.pk, filters=filters)
     return {
@@ -124,7 +112,7 @@ def column_more(request: HttpRequest, stage_id: int) -> HttpResponse:
     stage = Stage.objects.filter(pk=stage_id, is_active=True).select_related("pipeline").first()
     if stage is None:
         raise NotFound("stage")
-    offset = _int(request.GET.get("offset")) or 0
+    offset = query_int(request.GET.get("offset")) or 0
     filters = _filters(request)
     cards = selectors.column_cards(user=request.user, stage=stage, filters=filters, offset=offset,
                                    limit=selectors.BOARD_PAGE + 1)
@@ -155,8 +143,8 @@ def opportunity_move(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.opportunity_move(
                 acting_user=request.user, opportunity_id=pk, stage_id=data.get("stage"),
-                before_id=_int(data.get("before")), after_id=_int(data.get("after")),
-                expected_version=_int(data.get("version")), lost_reason=data.get("lost_reason") or None,
+                before_id=query_int(data.get("before")), after_id=query_int(data.get("after")),
+                expected_version=query_int(data.get("version")), lost_reason=data.get("lost_reason") or None,
                 lost_note=data.get("lost_note") or None,
             )
         except (ValidationFailed, VersionConflict) as exc:
@@ -187,7 +175,7 @@ def opportunity_move(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @not_found_as_404
 def opportunity_list(request: HttpRequest) -> HttpResponse:
-    pipeline_id = _int(request.GET.get("pipeline"))
+    pipeline_id = query_int(request.GET.get("pipeline"))
     rows = selectors.opportunities_filtered(user=request.user, filters=_filters(request), pipeline_id=pipeline_id)
     page = Paginator(rows.order_by("-updated_at", "-id"), LIST_PAGE).get_page(request.GET.get("page"))
     context = {"page": page, "query": _query(request.GET), "today": timezone.localdate(), "params": request.GET}
@@ -234,7 +222,7 @@ def _products() -> list[Product]:
 @not_found_as_404
 def opportunity_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        form = _form(request, data=request.POST, customer_id=_int(request.POST.get("customer")))
+        form = _form(request, data=request.POST, customer_id=query_int(request.POST.get("customer")))
         lines = line_formset(request.POST, products=_products())
         if form.is_valid():
             try:
@@ -246,7 +234,7 @@ def opportunity_create(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("已创建商机“%(name)s”") % {"name": deal.name})
                 return redirect("sales:detail", pk=deal.pk)
     else:
-        customer_id = _int(request.GET.get("customer"))
+        customer_id = query_int(request.GET.get("customer"))
         form = _form(request, initial={"customer": customer_id, "owner": request.user.pk, "currency": "CNY"},
                      customer_id=customer_id)
         lines = line_formset(products=_products())
@@ -258,7 +246,7 @@ def opportunity_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def opportunity_contacts(request: HttpRequest) -> HttpResponse:
     """The form's contact checkboxes for the customer just chosen (HTMX)."""
-    form = _form(request, customer_id=_int(request.GET.get("customer")))
+    form = _form(request, customer_id=query_int(request.GET.get("customer")))
     return render(request, "sales/partials/contacts_field.html", {"field": form["contacts"]})
 
 
@@ -271,7 +259,7 @@ def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
     changes: list[Any] = []
     loaded = request.POST.get("_loaded", "")
     if request.method == "POST":
-        form = _form(request, data=request.POST, opportunity=deal, customer_id=_int(request.POST.get("customer")))
+        form = _form(request, data=request.POST, opportunity=deal, customer_id=query_int(request.POST.get("customer")))
         lines = line_formset(request.POST, products=_products())
         if form.is_valid():
             try:
@@ -325,9 +313,9 @@ def opportunity_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @not_found_as_404
 def forecast(request: HttpRequest) -> HttpResponse:
     user = request.user
-    pipeline = selectors.pipeline_get(_int(request.GET.get("pipeline")))
+    pipeline = selectors.pipeline_get(query_int(request.GET.get("pipeline")))
     group = "department" if request.GET.get("group") == "department" else "owner"
-    months = _int(request.GET.get("months")) or 6
+    months = query_int(request.GET.get("months")) or 6
     months = months if months in (3, 6, 12) else 6
     data = selectors.forecast(user=user, pipeline_id=pipeline.pk, months=months, group=group)
     steps = selectors.funnel(user=user, pipeline_id=pipeline.pk)
