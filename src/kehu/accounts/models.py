@@ -11,8 +11,20 @@ from django.utils.translation import gettext_lazy as _
 
 class DataScope(models.TextChoices):
     OWN = "own", _("仅本人")
+    # Own records plus those of the users in the departments (and sub-departments) this user manages.
+    SUBORDINATES = "subordinates", _("本人及下属")
+    DEPARTMENT_ONLY = "department_only", _("仅本部门")
     DEPARTMENT = "department", _("本部门及下级部门")
     ALL = "all", _("全部")
+
+
+class FieldAccess(models.TextChoices):
+    """What a role may do with one field, from least to most (see accounts/permissions.py)."""
+
+    HIDDEN = "hidden", _("隐藏")
+    MASKED = "masked", _("脱敏")
+    READ_ONLY = "read_only", _("只读")
+    EDITABLE = "editable", _("可编辑")
 
 
 class Department(models.Model):
@@ -73,6 +85,15 @@ class Role(models.Model):
     is_admin = models.BooleanField(_("管理员"), default=False)
     # Users of this role must set up two-factor sign-in: after the password they are sent to enrolment.
     require_2fa = models.BooleanField(_("要求两步验证"), default=False)
+    # Named operations granted ("customer.export", "opportunity.delete", ...; see accounts/permissions.py).
+    # None means "the built-in defaults for this role's code", so the defaults can improve with the code
+    # until an admin saves the role in the role editor.
+    permissions = models.JSONField(_("操作权限"), null=True, blank=True, default=None)
+    # Data scope per object type ({"customer": "own", "lead": "department"}); an object not listed
+    # uses `data_scope`.
+    scopes = models.JSONField(_("按对象的数据范围"), default=dict, blank=True)
+    # Field-level security: {"customer.id_number": "masked", ...}; None = built-in defaults for the code.
+    field_access = models.JSONField(_("字段权限"), null=True, blank=True, default=None)
 
     class Meta:
         ordering = ["id"]
@@ -229,3 +250,38 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"recovery code ({self.user})"
+
+
+class RecordShare(models.Model):
+    """One record shared with a user or with a department (and its sub-departments): they can see it
+    whatever their data scope says. `object_type` is the scoped model's label_lower
+    ("customers.customer", "sales.opportunity", ...)."""
+
+    object_type = models.CharField(_("对象类型"), max_length=100)
+    object_id = models.BigIntegerField(_("对象"))
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="shares_received",
+                             verbose_name=_("共享给用户"))
+    department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.CASCADE,
+                                   related_name="shares_received", verbose_name=_("共享给部门"))
+    can_edit = models.BooleanField(_("可编辑"), default=False)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("记录共享")
+        verbose_name_plural = _("记录共享")
+        indexes = [
+            models.Index(fields=["object_type", "user", "object_id"], name="share_type_user"),
+            models.Index(fields=["object_type", "department", "object_id"], name="share_type_dept"),
+            models.Index(fields=["object_type", "object_id"], name="share_object"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(user__isnull=False, department__isnull=True)
+                           | models.Q(user__isnull=True, department__isnull=False)),
+                name="share_one_target",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object_type}#{self.object_id} → {self.user or self.department}"
