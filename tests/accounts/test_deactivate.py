@@ -12,6 +12,8 @@ from kehu.accounts.models import ApiToken, User
 from kehu.accounts.services import api_token_create, user_deactivate, user_reactivate
 from kehu.activities.models import Task, TaskStatus
 from kehu.activities.services import task_create
+from kehu.contracts.models import Contract, ContractStatus
+from kehu.contracts.services import contract_create
 from kehu.core.errors import PermissionDenied, ValidationFailed
 from kehu.core.models import AuditEvent
 from kehu.customers.models import Customer
@@ -52,8 +54,14 @@ def book(leaver):  # type: ignore[no-untyped-def]
     task = task_create(acting_user=leaver, assignee=leaver, title="回访", customer_id=customers[0].pk)
     done = task_create(acting_user=leaver, assignee=leaver, title="已完成的事")
     Task.objects.filter(pk=done.pk).update(status=TaskStatus.DONE)
+    active = contract_create(acting_user=leaver, data={"title": "年度服务合同", "customer": customers[0].pk,
+                                                       "amount": "12000"})
+    Contract.objects.filter(pk=active.pk).update(status=ContractStatus.ACTIVE)
+    finished = contract_create(acting_user=leaver, data={"title": "去年的合同", "customer": customers[1].pk,
+                                                         "amount": "8000"})
+    Contract.objects.filter(pk=finished.pk).update(status=ContractStatus.COMPLETED)
     return {"customers": customers, "open_deal": open_deal, "won": won, "lead": lead, "converted": converted,
-            "task": task, "done": done}
+            "task": task, "done": done, "active_contract": active, "finished_contract": finished}
 
 
 def signed_in_client(user: User) -> Client:
@@ -71,7 +79,8 @@ def test_hand_over_to_a_colleague(admin_user, leaver, successor, book):
 
     result = user_deactivate(acting_user=admin_user, user_id=leaver.pk, hand_over_to=successor.pk)
 
-    assert result == {"customers": 2, "opportunities": 1, "leads": 1, "tasks": 1, "api_tokens": 1, "sessions": 2}
+    assert result == {"customers": 2, "opportunities": 1, "leads": 1, "contracts": 1, "tasks": 1, "api_tokens": 1,
+                      "sessions": 2}
     leaver.refresh_from_db()
     assert not leaver.is_active
     # Sessions gone: both devices are sent to the login page; the colleague's session is untouched.
@@ -92,6 +101,8 @@ def test_hand_over_to_a_colleague(admin_user, leaver, successor, book):
     assert Lead.objects.get(pk=book["converted"].pk).owner == leaver
     assert Task.objects.get(pk=book["task"].pk).assignee == successor
     assert Task.objects.get(pk=book["done"].pk).assignee == leaver
+    assert Contract.objects.get(pk=book["active_contract"].pk).owner == successor
+    assert Contract.objects.get(pk=book["finished_contract"].pk).owner == leaver
     # Audited: each moved customer and the deactivation itself.
     event = AuditEvent.objects.filter(object_type="user", object_id=leaver.pk, action="update").latest("id")
     fields = {c["field"]: c["new"] for c in event.changes}

@@ -112,6 +112,17 @@ def _tasks(*, acting_user: User, user: User, target: User, to_pool: bool = False
     return _each(ids, lambda pk: task_update(acting_user=acting_user, task_id=pk, data={"assignee": target.pk}))
 
 
+def _contracts(*, acting_user: User, user: User, target: User, to_pool: bool = False) -> tuple[int, int]:
+    """Draft and active contracts need someone to chase signatures and payments; completed and
+    terminated ones stay with the leaver as history (like won deals)."""
+    from kehu.contracts.models import Contract, ContractStatus
+    from kehu.contracts.services import contract_update
+
+    ids = list(Contract.objects.filter(owner=user, status__in=(ContractStatus.DRAFT, ContractStatus.ACTIVE))
+               .order_by("pk").values_list("pk", flat=True))
+    return _each(ids, lambda pk: contract_update(acting_user=acting_user, contract_id=pk, data={"owner": target.pk}))
+
+
 def register_defaults() -> None:
     from django.apps import apps
 
@@ -121,6 +132,8 @@ def register_defaults() -> None:
         register_handler("opportunities", _opportunities)
     if apps.is_installed("kehu.leads"):
         register_handler("leads", _leads)
+    if apps.is_installed("kehu.contracts"):
+        register_handler("contracts", _contracts)
     if apps.is_installed("kehu.activities"):
         register_handler("tasks", _tasks)
 
