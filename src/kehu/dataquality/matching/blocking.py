@@ -26,7 +26,11 @@ from kehu.dataquality.matching.records import MatchRecord
 
 MAX_BLOCK = 60  # for identifier keys (phone, e-mail, ID number, credit code)
 WEAK_BLOCK = 20  # for keys many unrelated records share (a common name, a big employer, a birth date)
-WINDOW = 8
+# Neighbours each record of an oversized block meets. 4, not 8: on the generated Chinese set at
+# 100,000 entities (196,713 records) windows of 8, 4 and 3 found exactly the same duplicates
+# (F1 0.9991, recall 0.9998) with 4.96, 3.77 and 3.46 comparisons per record; FEBRL 1-4 and the
+# 2,000-entity set are unchanged too. Sorting by signature puts real duplicates next to each other.
+WINDOW = 4
 _STRONG_KINDS = frozenset("peic")
 
 
