@@ -51,7 +51,12 @@ def test_preparer_as_get_db_prep_save(value: object) -> None:
 
 
 def _plain(value: object) -> object:
-    """psycopg's Jsonb wrapper has no equality: compare what it wraps."""
+    """psycopg's Jsonb wrapper has no equality: compare what it wraps. Encrypted fields (random
+    nonces): compare the plaintext."""
+    from kehu.core import crypto
+
+    if crypto.is_encrypted(value):
+        return ("encrypted", crypto.decrypt(value))  # type: ignore[arg-type]
     return (type(value).__name__, value.obj) if hasattr(value, "obj") else value
 
 

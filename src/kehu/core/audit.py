@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import models
 
+from kehu.core import crypto
 from kehu.core.models import AuditEvent
 from kehu.core.request_context import current_ip
 
@@ -55,7 +56,8 @@ def record_event(
         object_id=obj.pk,
         object_repr=str(obj)[:300],
         customer_id=customer_id,
-        changes=changes or [],
+        # ID numbers and other encrypted fields stay encrypted in the log (kehu.core.crypto).
+        changes=crypto.seal_changes(obj._meta.model_name or "", changes or []),
     )
 
 

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router
 
 from kehu.core import audit_selectors as selectors
+from kehu.core import crypto
 from kehu.core.models import AuditEvent
 from kehu.customers.schemas import ErrorOut, InputSchema, OutputSchema
 
@@ -60,7 +61,8 @@ class AuditPageOut(OutputSchema):
 
 
 def audit_event_out(event: AuditEvent) -> dict[str, Any]:
-    changes = event.changes if isinstance(event.changes, list) else []
+    # Encrypted values (ID numbers) masked, as on the audit page.
+    changes = crypto.masked_changes(event.changes if isinstance(event.changes, list) else [])
     return {
         "id": event.pk, "at": event.at.astimezone(dt.UTC), "actor_id": event.actor_id,
         "actor_name": event.actor_name, "ip": event.ip, "action": event.action, "object_type": event.object_type,

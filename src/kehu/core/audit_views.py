@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from kehu.core import audit_selectors as selectors
+from kehu.core import crypto
 from kehu.core.errors import ValidationFailed
 from kehu.core.models import AuditEvent
 from kehu.customers.views import admin_required
@@ -21,7 +22,8 @@ from kehu.customers.views import admin_required
 def _row(event: AuditEvent) -> dict[str, Any]:
     changes = [{"field": str(c.get("field", "")), "old": selectors.display_value(c.get("old")),
                 "new": selectors.display_value(c.get("new"))}
-               for c in (event.changes if isinstance(event.changes, list) else []) if isinstance(c, dict)]
+               for c in crypto.masked_changes(event.changes if isinstance(event.changes, list) else [])
+               if isinstance(c, dict)]
     return {"event": event, "changes": changes}
 
 

@@ -9,6 +9,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from kehu.core.fields import EncryptedCharField
 from kehu.core.models import TrackedModel
 
 
@@ -212,7 +213,8 @@ class Customer(TrackedModel):
     address = models.CharField(_("详细地址"), max_length=300, blank=True)
     birthday = models.DateField(_("生日"), null=True, blank=True)
     credit_code = models.CharField(_("统一社会信用代码"), max_length=18, blank=True, db_index=True)
-    id_number = models.CharField(_("身份证号"), max_length=18, blank=True)
+    # Encrypted at rest (kehu.core.crypto); max_length is the plaintext's, as the services clamp it.
+    id_number = EncryptedCharField(_("身份证号"), max_length=30, blank=True)
     gender = models.CharField(_("性别"), max_length=10, choices=Gender.choices, blank=True)
     notes = models.TextField(_("备注"), blank=True)
     custom = models.JSONField(_("自定义字段"), default=dict, blank=True)

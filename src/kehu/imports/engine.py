@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kehu.core import crypto
 from kehu.core.bulk import fast_insert
 from kehu.core.errors import ErrorCode, FieldError
 from kehu.core.models import AuditEvent
@@ -310,7 +311,7 @@ def audit_events(*, actor: Any, items: Sequence[tuple[str, Any, int | None, list
     fast_insert(AuditEvent, [
         {"at": now, "actor_id": actor_id, "actor_name": name, "ip": None, "action": action,
          "object_type": obj._meta.model_name or "", "object_id": obj.pk, "object_repr": str(obj)[:300],
-         "customer_id": customer_id, "changes": changes}
+         "customer_id": customer_id, "changes": crypto.seal_changes(obj._meta.model_name or "", changes)}
         for action, obj, customer_id, changes in items
     ])
 

@@ -16,7 +16,7 @@ from django.db.models import F, Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kehu.core import audit
+from kehu.core import audit, crypto
 from kehu.core.bulk import fast_create
 from kehu.core.errors import ErrorCode, FieldError
 from kehu.core.scoping import restrict
@@ -606,7 +606,9 @@ class CustomerImport(ImportKind):
             for result in updated:
                 customer = result.obj
                 changed = [name for name in _RESTORABLE if json_value(getattr(customer, name)) != result.before[name]]
-                result.before = {name: result.before[name] for name in changed} | (
+                # The undo log keeps ID numbers encrypted (to_python opens them on undo).
+                result.before = {name: crypto.seal(result.before[name]) if crypto.is_sensitive("customer", name)
+                                 else result.before[name] for name in changed} | (
                     {"__tags__": result.before["__tags__"]} if "__tags__" in result.before else {})
                 fields.update(changed)
                 customer.version = customer.version + 1

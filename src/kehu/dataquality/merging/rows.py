@@ -25,8 +25,22 @@ def attnames(model: type[Model]) -> list[str]:
     return [field.attname for field in model._meta.concrete_fields]
 
 
+def _sealed(model: type[Model]) -> frozenset[str]:
+    """Encrypted columns (kehu.core.fields): the snapshot keeps their stored "enc1:" form, so a
+    merge's JSON holds no plaintext ID numbers; `python_values` (the field's to_python) opens it."""
+    from kehu.core.fields import EncryptedCharField
+
+    return frozenset(f.attname for f in model._meta.concrete_fields if isinstance(f, EncryptedCharField))
+
+
+def _snapshot_row(row: Mapping[str, Any], sealed: frozenset[str]) -> dict[str, Any]:
+    from kehu.core.crypto import seal
+
+    return {name: seal(value) if name in sealed else json_value(value) for name, value in row.items()}
+
+
 def row_of(obj: Model) -> dict[str, Any]:
-    return {name: json_value(getattr(obj, name)) for name in attnames(type(obj))}
+    return _snapshot_row({name: getattr(obj, name) for name in attnames(type(obj))}, _sealed(type(obj)))
 
 
 def rows_where(model: type[Model], *, lock: bool = False, **lookup: Any) -> list[dict[str, Any]]:
@@ -36,7 +50,8 @@ def rows_where(model: type[Model], *, lock: bool = False, **lookup: Any) -> list
     queryset = model._default_manager.filter(**lookup).order_by("pk")
     if lock:
         queryset = queryset.select_for_update()
-    return [{name: json_value(value) for name, value in row.items()} for row in queryset.values(*names)]
+    sealed = _sealed(model)
+    return [_snapshot_row(row, sealed) for row in queryset.values(*names)]
 
 
 def python_values(model: type[Model], row: Mapping[str, Any], *, skip: Iterable[str] = ()) -> dict[str, Any]:
