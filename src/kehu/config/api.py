@@ -188,6 +188,7 @@ def _mount_routers() -> None:
     from kehu.notifications.api import router as notifications_router
     from kehu.pool.api import router as pool_router
     from kehu.privacy.api import router as privacy_router
+    from kehu.recyclebin.api import router as recyclebin_router
     from kehu.sales.api import router as sales_router
 
     api.add_router("/", accounts_router)
@@ -204,6 +205,7 @@ def _mount_routers() -> None:
     api.add_router("/", automation_router)
     api.add_router("/", audit_router)
     api.add_router("/", privacy_router)
+    api.add_router("/", recyclebin_router)
 
 
 _mount_routers()

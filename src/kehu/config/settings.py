@@ -1,11 +1,12 @@
 """Settings come from the environment so one build runs in development, CI and production.
 
-Variables: DATABASE_URL, SECRET_KEY, DEBUG, KEHU_DATA_DIR, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS,
+Variables: DATABASE_URL, SECRET_KEY, KEHU_FIELD_KEY, DEBUG, KEHU_DATA_DIR, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS,
 HUEY_REDIS_URL, EMAIL_BACKEND / EMAIL_HOST / EMAIL_PORT / ... (outgoing mail, docs/mail.md).
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from pathlib import Path
@@ -47,6 +48,33 @@ def _load_or_create_secret_key() -> str:
 
 
 SECRET_KEY = _load_or_create_secret_key()
+
+
+def _load_or_create_field_key() -> str:
+    """The AES-256 key of encrypted fields (kehu.core.crypto; docs/security.md "Encryption at rest"):
+    KEHU_FIELD_KEY when given (32 bytes, urlsafe base64), else one generated key kept in the data folder.
+    Not in backups: lose it and the encrypted fields are gone."""
+    from_env = os.environ.get("KEHU_FIELD_KEY")
+    if from_env:
+        return from_env.strip()
+    key_file = DATA_DIR / "field_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    # O_EXCL: when the web and worker processes start together only one key wins (two keys would
+    # leave values one process wrote unreadable to the other); 0600 from the first byte.
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+KEHU_FIELD_KEY = _load_or_create_field_key()
+# Earlier field keys, comma-separated: read (decrypt) only, while `kehu rotate_field_key` re-encrypts.
+KEHU_FIELD_KEYS_OLD = [k.strip() for k in os.environ.get("KEHU_FIELD_KEYS_OLD", "").split(",") if k.strip()]
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
@@ -77,6 +105,7 @@ INSTALLED_APPS = [
     "kehu.notifications",
     "kehu.automation",
     "kehu.privacy",
+    "kehu.recyclebin",
 ]
 
 MIDDLEWARE = [
@@ -267,6 +296,9 @@ LOGGING = {
 }
 
 KEHU_LIST_PAGE_SIZE = 50
+
+# Deleted records wait this many days in the recycle bin (回收站) before the nightly purge.
+KEHU_RECYCLE_BIN_DAYS = int(os.environ.get("KEHU_RECYCLE_BIN_DAYS", "30"))
 
 # Backups (docs/backup.md): `kehu backup` writes into KEHU_BACKUP_DIR; the worker makes one every day at
 # KEHU_BACKUP_SCHEDULE (HH:MM in TIME_ZONE, or "off") and keeps the newest KEHU_BACKUP_KEEP.

@@ -23,4 +23,5 @@ urlpatterns = [
     path("automation/", include("kehu.automation.urls")),
     path("audit/", include("kehu.core.audit_urls")),
     path("privacy/", include("kehu.privacy.urls")),
+    path("bin/", include("kehu.recyclebin.urls")),
 ]

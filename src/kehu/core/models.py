@@ -60,6 +60,8 @@ class AuditEvent(models.Model):
         LOGOUT = "logout", _("退出登录")
         LOGIN_FAILED = "login_failed", _("登录失败")
         PERMISSION = "permission", _("权限变更")
+        RESTORE = "restore", _("从回收站恢复")
+        PURGE = "purge", _("彻底删除")
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     # PROTECT: a user with history is deactivated, never deleted (SET_NULL would rewrite audit rows).
