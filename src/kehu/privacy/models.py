@@ -70,3 +70,66 @@ class Erasure(models.Model):
 
     def __str__(self) -> str:
         return f"erasure #{self.pk} customer {self.customer_id}"
+
+
+class RetentionObject(models.TextChoices):
+    CUSTOMER = "customer", _("客户")
+    LEAD = "lead", _("线索")
+
+
+class RetentionAction(models.TextChoices):
+    ANONYMISE = "anonymise", _("匿名化")
+    DELETE = "delete", _("删除")
+
+
+class RetentionPolicy(models.Model):
+    """Purge or anonymise records nobody has touched for `inactive_days` (kehu.privacy.retention).
+    Applied daily by the scheduler to enabled policies; a dry run only counts."""
+
+    name = models.CharField(_("名称"), max_length=100)
+    object_kind = models.CharField(_("对象"), max_length=20, choices=RetentionObject.choices)
+    inactive_days = models.PositiveIntegerField(_("无活动天数"),
+                                                help_text=_("没有更新、也没有跟进超过这么多天的记录"))
+    # Optional narrowing: a customer's lifecycle stage (code, e.g. "lost") or a lead's status.
+    customer_stage = models.CharField(_("客户生命周期阶段"), max_length=50, blank=True,
+                                      help_text=_("生命周期阶段的代码，例如 lost；空为不限"))
+    lead_status = models.CharField(_("线索状态"), max_length=20, blank=True,
+                                   help_text=_("例如 disqualified（无效线索）；空为不限（已转化的线索除外）"))
+    action = models.CharField(_("处理方式"), max_length=20, choices=RetentionAction.choices,
+                              default=RetentionAction.ANONYMISE)
+    enabled = models.BooleanField(_("启用"), default=False)
+    # The records are changed in this admin's name (audit actor); empty: the first active admin.
+    run_as = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+", verbose_name=_("执行人"))
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now, editable=False)
+    last_run_at = models.DateTimeField(_("上次执行"), null=True, blank=True, editable=False)
+    last_run_count = models.PositiveIntegerField(_("上次处理条数"), default=0, editable=False)
+    last_run_summary = models.JSONField(_("上次执行摘要"), default=dict, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("保留策略")
+        verbose_name_plural = _("保留策略")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RetentionRecord(models.Model):
+    """One record a policy processed (no personal data: kind, id, action, when), so an anonymised
+    record is not picked again and the run can be audited."""
+
+    policy = models.ForeignKey(RetentionPolicy, null=True, on_delete=models.SET_NULL, related_name="records")
+    object_kind = models.CharField(max_length=20, choices=RetentionObject.choices)
+    object_id = models.BigIntegerField()
+    action = models.CharField(max_length=20, choices=RetentionAction.choices)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_kind", "object_id"], name="retention_record_object")]
+        verbose_name = _("保留策略处理记录")
+        verbose_name_plural = _("保留策略处理记录")
+
+    def __str__(self) -> str:
+        return f"{self.object_kind}#{self.object_id} {self.action}"

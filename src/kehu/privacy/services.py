@@ -43,12 +43,21 @@ def _require_privacy_admin(user: Any) -> None:
 # Consents ---------------------------------------------------------------------------------------
 
 
+def _require_writable(user: Any, customer_id: int) -> None:
+    """Consents are the customer's data: a read-only share (or a read-only scope) may not change them."""
+    from kehu.core.scoping import restrict
+
+    if not restrict(Customer.objects.filter(pk=customer_id), user, write=True).exists():
+        raise PermissionDenied(_("无权修改该客户的同意记录"))
+
+
 @transaction.atomic
 def consent_record(
     *, acting_user: Any, customer_id: int, purpose: str, source: str, granted: bool = True,
     contact_id: int | None = None, note: str = "", recorded_at: dt.datetime | None = None,
 ) -> Consent:
     visible_customer(user=acting_user, customer_id=customer_id)
+    _require_writable(acting_user, customer_id)
     errors: list[FieldError] = []
     if purpose not in ConsentPurpose.values:
         errors.append(FieldError("purpose", ErrorCode.UNKNOWN_CHOICE, _("未知的用途")))
@@ -77,6 +86,7 @@ def consent_record(
 @transaction.atomic
 def consent_withdraw(*, acting_user: Any, consent_id: int) -> Consent:
     consent = consent_get(user=acting_user, consent_id=consent_id)
+    _require_writable(acting_user, consent.customer_id)
     consent = Consent.objects.select_for_update().get(pk=consent.pk)
     if consent.withdrawn_at is not None:
         raise ValidationFailed([FieldError("withdrawn_at", ErrorCode.INVALID, _("该同意已撤回"))])
@@ -319,6 +329,10 @@ def customer_erase(*, acting_user: Any, customer_id: int, confirmation: str) -> 
     transaction.on_commit(remove_files)
 
     counts["search_tokens"] = SearchToken.objects.filter(customer_id=customer.pk).delete()[0]
+    # Erasure bypasses the recycle bin: deleted contacts, leads, deals … of this customer go for good.
+    from kehu.recyclebin.services import purge_customer
+
+    counts["recycle_bin"] = purge_customer(acting_user=acting_user, customer_id=customer.pk)
     search.index_customer(customer)
     for contact in contacts:
         search.index_contact(contact)
