@@ -18,6 +18,8 @@ class TimelineEntry:
     body: str = ""
     changes: list[dict] = field(default_factory=list)
     icon: str = ""
+    # The audited record's kind ("customer", "contact"), so the page can link a field to its history.
+    object_type: str = ""
 
 
 # A provider yields entries for one customer, newest first, at most `limit`, visible to `user`.

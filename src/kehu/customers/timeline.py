@@ -8,8 +8,10 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from kehu.core import masking
 from kehu.core.models import AuditEvent
 from kehu.core.registries import TimelineEntry, timeline_registry
+from kehu.customers.history import mask_timeline_changes
 from kehu.customers.models import Note
 from kehu.dataquality.merging.selectors import absorbed_customer_ids
 
@@ -62,6 +64,16 @@ def _audit_entries(customer: Any, user: Any, limit: int) -> Iterable[TimelineEnt
         elif event.action == "delete":
             title = _("删除了%(object)s %(name)s") % {"object": label, "name": event.object_repr}
             changes = []
+        elif event.action == "reveal":  # field-level security: someone looked at a masked field in full
+            fields = "、".join(_(masking.FIELD_LABELS.get(str(c.get("field")), str(c.get("field"))))
+                              for c in event.changes)
+            title = _("查看了%(object)s %(name)s 的完整%(field)s") % {"object": label, "name": event.object_repr,
+                                                                   "field": fields}
+            changes = []
+        elif event.action in ("restore", "purge"):  # the recycle bin (kehu.recyclebin)
+            title = (_("从回收站恢复了%(object)s %(name)s") if event.action == "restore"
+                     else _("从回收站彻底删除了%(object)s %(name)s")) % {"object": label, "name": event.object_repr}
+            changes = []
         elif event.action == "export":
             title = _("导出了%(object)s %(name)s 的档案") % {"object": label, "name": event.object_repr}
             changes = []
@@ -73,8 +85,10 @@ def _audit_entries(customer: Any, user: Any, limit: int) -> Iterable[TimelineEnt
             kind=f"audit.{event.action}",
             title=title,
             actor=event.actor_name,
-            changes=changes,
+            # Field-level security: hidden fields left out, masked fields' old/new masked.
+            changes=mask_timeline_changes(user=user, object_type=event.object_type, changes=changes),
             icon=event.action,
+            object_type=event.object_type,
         )
 
 

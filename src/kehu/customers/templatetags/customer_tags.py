@@ -86,8 +86,10 @@ def _value_text(value: Any, field: str = "") -> str:
 
 
 @register.simple_tag
-def change_rows(changes: list[dict], definitions: list[Any]) -> list[dict[str, str]]:
-    """Timeline field changes as (label, old, new) rows; the `custom` dict is split per field."""
+def change_rows(changes: list[dict], definitions: list[Any], object_type: str = "") -> list[dict[str, str]]:
+    """Timeline field changes as (label, old, new) rows; the `custom` dict is split per field. `key`
+    names the field for its history (customers.history: "name", "custom.size", "contact.mobile")."""
+    prefix = "contact." if object_type == "contact" else ""
     by_key = {d.key: d for d in definitions}
     rows = []
     for change in changes or []:
@@ -102,11 +104,13 @@ def change_rows(changes: list[dict], definitions: list[Any]) -> list[dict[str, s
                 label = definition.label if definition else key
                 rows.append({
                     "label": label,
+                    "key": f"{prefix}custom.{key}",
                     "old": custom_display(definition, old.get(key)) if definition else _value_text(old.get(key)),
                     "new": custom_display(definition, new.get(key)) if definition else _value_text(new.get(key)),
                 })
             continue
-        rows.append({"label": _field_label(field), "old": _value_text(old, field), "new": _value_text(new, field)})
+        rows.append({"label": _field_label(field), "key": prefix + field, "old": _value_text(old, field),
+                     "new": _value_text(new, field)})
     return rows
 
 
