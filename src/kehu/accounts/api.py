@@ -27,6 +27,15 @@ class MeOut(Schema):
 router = Router(tags=["accounts"])
 
 
+def _mount() -> None:
+    from kehu.accounts.permissions_api import router as permissions_router
+
+    router.add_router("", permissions_router)
+
+
+_mount()
+
+
 @router.get("/me", response=MeOut)
 def me(request: HttpRequest) -> dict[str, Any]:
     user = request.auth  # type: ignore[attr-defined]

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.utils.translation import gettext_lazy as _
 
 from kehu.accounts.models import FieldAccess
+from kehu.core.errors import PermissionDenied
 
 # The objects that carry permissions, and their labels for the role editor.
 OBJECTS: dict[str, Any] = {
@@ -61,7 +63,8 @@ OBJECT_OPERATIONS: dict[str, tuple[str, ...]] = {
     "opportunity": _RECORD_OPS,
     "contract": _RECORD_OPS,
     "payment": ("view", "create", "edit", "delete", "export", "import"),
-    "product": ("view", "create", "edit", "delete", "export", "import"),
+    # The catalogue is master data: adding and editing products is its own grant (admins by default).
+    "product": ("view", "create", "edit", "export"),
     "followup": ("view", "create", "edit", "delete"),
     "task": ("view", "create", "edit", "delete", "assign"),
     "mail": ("view", "create"),
@@ -84,16 +87,16 @@ _BUSINESS = ("customer", "contact", "lead", "opportunity", "contract", "payment"
 _EVERYDAY = ("view", "create", "edit", "delete")
 
 # What each built-in role may do until an admin edits it. They reproduce Kehu's behaviour before
-# the role editor existed: reps work on their own records; managers and service also export,
-# import, merge, assign and reveal within their department; marketing sees and exports everything.
-DEFAULT_PERMISSIONS: dict[str, set[str]] = {
-    "manager": _codes(_BUSINESS, (*_EVERYDAY, "export", "import", "merge", "assign", "reveal", "restore"))
-    | {"automation.view"},
-    "sales": _codes(_BUSINESS, (*_EVERYDAY, "export", "restore")) | {"pool.view", "pool.assign"},
+# the role editor existed: reps work on (and merge duplicates among) their own records; managers
+# and service also import, assign and reveal within their department; marketing sees and exports
+# everything. Automation rules, the audit log, pool settings and system settings stay with admins.
+_CATALOGUE_EDITS = {"product.create", "product.edit"}
+DEFAULT_PERMISSIONS: dict[str, set[str]] = {code: ops - _CATALOGUE_EDITS for code, ops in {
+    "manager": _codes(_BUSINESS, (*_EVERYDAY, "export", "import", "merge", "assign", "reveal", "restore")),
+    "sales": _codes(_BUSINESS, (*_EVERYDAY, "export", "merge", "restore")) | {"pool.view", "pool.assign"},
     "service": _codes(_BUSINESS, (*_EVERYDAY, "export", "import", "merge", "assign", "restore")),
-    "marketing": _codes(_BUSINESS, (*_EVERYDAY, "export", "import", "merge", "assign", "restore"))
-    | {"automation.view"},
-}
+    "marketing": _codes(_BUSINESS, (*_EVERYDAY, "export", "import", "merge", "assign", "restore")),
+}.items()}
 # A custom role that was never saved in the editor starts as a sales rep.
 FALLBACK_PERMISSIONS = DEFAULT_PERMISSIONS["sales"]
 
@@ -119,6 +122,22 @@ def role_permissions(role: Any) -> set[str]:
     if role.permissions is not None:
         return {code for code in role.permissions if code in OPERATIONS}
     return set(DEFAULT_PERMISSIONS.get(role.code, FALLBACK_PERMISSIONS))
+
+
+class OperationDenied(PermissionDenied, DjangoPermissionDenied):
+    """A named operation the user does not hold: the API answers 403 with the JSON error shape
+    (a KehuError), a web view 403 (Django's PermissionDenied), with no handling in between."""
+
+
+def require_operation(user: Any, code: str) -> None:
+    """Raise OperationDenied unless `user` holds operation `code`; services call it before writing."""
+    if not has_operation(user, code):
+        raise OperationDenied(_("你的角色没有“%(operation)s”权限") % {"operation": operation_label(code)})
+
+
+def operation_label(code: str) -> str:
+    obj, _sep, op = code.partition(".")
+    return f"{OBJECTS.get(obj, obj)}·{OPERATION_LABELS.get(op, op)}"
 
 
 def has_operation(user: Any, code: str) -> bool:
@@ -166,3 +185,26 @@ def can_read_field(user: Any, object_type: str, field: str) -> bool:
 
 def can_edit_field(user: Any, object_type: str, field: str) -> bool:
     return field_access(user, object_type, field) == FieldAccess.EDITABLE
+
+
+def may_assign_to(user: Any, owner: Any, object_code: str) -> bool:
+    """May `user` make `owner` the owner of a `object_code` record? Themselves or nobody always;
+    someone else needs the "<object>.assign" operation and `owner` inside the user's data scope."""
+    from kehu.core.scoping import scope_for, subordinate_ids
+
+    if owner is None or owner.pk == user.pk or getattr(user, "is_kehu_admin", False):
+        return True
+    if not has_operation(user, f"{object_code}.assign"):
+        return False
+    scope = scope_for(user, object_code)
+    if scope == "all":
+        return True
+    if scope == "subordinates":
+        return owner.pk in subordinate_ids(user)
+    if not (user.department_id and owner.department_id):
+        return False
+    if scope == "department_only":
+        return bool(owner.department_id == user.department_id)
+    if scope == "department":
+        return bool(owner.department.path.startswith(user.department.path))
+    return False

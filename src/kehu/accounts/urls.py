@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from kehu.accounts import views
+from kehu.accounts import permission_views, views
 
 app_name = "accounts"
 
@@ -22,4 +22,11 @@ urlpatterns = [
     path("users/<int:user_id>/deactivate/", views.user_deactivate, name="user_deactivate"),
     path("users/<int:user_id>/reactivate/", views.user_reactivate, name="user_reactivate"),
     path("users/<int:user_id>/2fa-reset/", views.two_factor_reset, name="two_factor_reset"),
+    path("roles/", permission_views.role_list, name="roles"),
+    path("roles/new/", permission_views.role_edit, name="role_create"),
+    path("roles/<int:role_id>/", permission_views.role_edit, name="role_edit"),
+    path("roles/<int:role_id>/delete/", permission_views.role_delete, name="role_delete"),
+    path("shares/<str:kind>/<int:object_id>/", permission_views.share_create, name="share_create"),
+    path("shares/<str:kind>/<int:object_id>/<int:share_id>/revoke/", permission_views.share_revoke,
+         name="share_revoke"),
 ]

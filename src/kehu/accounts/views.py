@@ -13,7 +13,7 @@ from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -32,7 +32,7 @@ from kehu.accounts.forms import (
 )
 from kehu.accounts.models import User
 from kehu.accounts.receivers import SESSION_MFA
-from kehu.core.errors import KehuError, ValidationFailed
+from kehu.core.errors import KehuError, NotFound, ValidationFailed
 
 
 def _errors(exc: KehuError) -> str:
@@ -222,6 +222,8 @@ def tokens(request: HttpRequest) -> HttpResponse:
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     try:
         token = services.api_token_revoke_own(acting_user=request.user, token_id=token_id)  # type: ignore[arg-type]
+    except NotFound as exc:  # someone else's token: 404, like any record out of reach
+        raise Http404(str(exc.message)) from exc
     except KehuError as exc:
         messages.error(request, _errors(exc))
     else:

@@ -13,12 +13,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 BENCHMARKS = ("search", "list", "normalize", "export", "import", "dedupe", "dedupe_contacts", "sales", "pool",
-              "automation")
+              "automation", "shares")
 
 
 class Command(BaseCommand):
     help = ("性能基准：search、list、normalize、export、import、dedupe（查重）、dedupe_contacts（联系人查重）、"
-            "sales（销售看板、预测、漏斗）、pool（公海自动退回）、automation（自动化规则）")
+            "sales（销售看板、预测、漏斗）、pool（公海自动退回）、automation（自动化规则）、shares（共享记录后的客户列表）")
     requires_system_checks: list[str] = []
     requires_migrations_checks = False
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print only the JSON result on stdout")
         parser.add_argument("--queries", type=int, default=100, help="search: queries per kind")
         parser.add_argument("--baseline-queries", type=int, default=10, help="search: LIKE-scan queries per kind")
-        parser.add_argument("--requests", type=int, default=200, help="list: requests per page")
+        parser.add_argument("--requests", type=int, default=200, help="list, shares: requests per page")
         parser.add_argument("--baseline-requests", type=int, default=20, help="list: OFFSET queries per page")
         parser.add_argument("--data-dir", type=Path, default=None, help="SQLite: folder for bench/ (default data/)")
         parser.add_argument("--rows", type=int, default=100_000, help="normalize: rows to generate (default 100000)")
