@@ -107,7 +107,7 @@ def test_only_admins_write_products(tmp_path) -> None:
     path = write_csv(tmp_path / "p.csv", [["产品编号", "产品名称"], ["P-1", "CRM"]])
     batch = run(manager, path, "products")
     assert (batch.created, batch.rejected) == (0, 1)
-    assert problems_of(batch)[2] == [["", "只有管理员可以修改销售设置"]]
+    assert problems_of(batch)[2] == [["", "你的角色没有“产品·新建”权限"]]
     assert not Product.objects.exists()
 
 

@@ -139,7 +139,9 @@ def task_create(request: HttpRequest, payload: TaskCreateIn):  # type: ignore[no
     """Create a task (assigned to the caller unless `assignee`); an existing `source_key` returns
     the existing task with 200 instead of creating a second one."""
     user = _user(request)
-    existed = bool(payload.source_key) and selectors.Task.objects.filter(source_key=payload.source_key).exists()
+    # The key as the service stores it (NUL out, trimmed, cut): a raw NUL is a DataError on PostgreSQL.
+    key = (payload.source_key or "").replace("\x00", "").strip()[:200]
+    existed = bool(key) and selectors.Task.objects.filter(source_key=key).exists()
     task = services.task_create(acting_user=user, assignee=payload.assignee or user.pk, title=payload.title,
                                 due_at=payload.due_at, priority=payload.priority, description=payload.description,
                                 customer_id=payload.customer, opportunity_id=payload.opportunity,

@@ -13,6 +13,7 @@ from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from kehu.accounts.models import hash_token
+from kehu.core import masking
 from kehu.core.errors import NotFound
 from kehu.core.scoping import restrict
 from kehu.customers.models import Contact
@@ -84,8 +85,9 @@ def followups_filtered(*, user: Any, filters: FollowUpFilter) -> QuerySet[Follow
     return _with_relations(rows).order_by("-occurred_at", "-id")
 
 
-def followup_get(*, user: Any, followup_id: int) -> FollowUp:
-    followup = _with_relations(followups_visible(user=user)).filter(pk=followup_id).first()
+def followup_get(*, user: Any, followup_id: int, for_edit: bool = False) -> FollowUp:
+    """One follow-up the user can see; with `for_edit`, one on a customer they may change."""
+    followup = _with_relations(restrict(FollowUp.objects.all(), user, write=for_edit)).filter(pk=followup_id).first()
     if followup is None:
         raise NotFound("follow-up not found")
     return followup
@@ -406,7 +408,9 @@ def ical_feed(*, user: Any, base_url: str = "", now: dt.datetime | None = None, 
         event.add("dtstart", followup.occurred_at)
         event.add("dtend", followup.occurred_at + dt.timedelta(minutes=30))
         event.add("description", "\n".join(x for x in (followup.outcome, followup.content) if x))
-        if followup.address:
-            event.add("location", followup.address)
+        # A visit's address is the customer's: it follows the customer address's field-level security.
+        location = masking.mask_field(user, "customer", "address", followup.address)
+        if location:
+            event.add("location", location)
         cal.add_component(event)
     return cal.to_ical()

@@ -111,7 +111,9 @@ def _touch_customer(customer_id: int, at: dt.datetime) -> None:
 
 
 def _require_admin(user: Any) -> None:
-    if user is not None and not user.is_kehu_admin:
+    from kehu.accounts.permissions import has_operation
+
+    if user is not None and not has_operation(user, "settings.manage"):
         raise PermissionDenied(_("只有管理员可以修改跟进方式"))
 
 
@@ -355,7 +357,7 @@ def followup_create(*, acting_user: Any, customer_id: int, kind: Any, content: s
 def _followup_for_write(acting_user: Any, followup_id: int) -> FollowUp:
     rows = FollowUp.objects.select_related("customer", "kind", "opportunity")
     if acting_user is not None:
-        rows = restrict(rows, acting_user)
+        rows = restrict(rows, acting_user, write=True)  # a read-only share may not change it
     followup = rows.select_for_update(of=("self",)).filter(pk=followup_id).first()
     if followup is None:
         raise NotFound(_("跟进记录不存在或无权查看"))

@@ -171,7 +171,7 @@ def followup_new(request: HttpRequest) -> HttpResponse:
 @not_found_as_404
 @require_http_methods(["GET", "POST"])
 def followup_edit(request: HttpRequest, followup_id: int) -> HttpResponse:
-    followup = selectors.followup_get(user=request.user, followup_id=followup_id)
+    followup = selectors.followup_get(user=request.user, followup_id=followup_id, for_edit=True)
     customer = followup.customer
     fallback = reverse("customers:detail", args=[customer.pk])
     if request.method == "POST":

@@ -12,7 +12,9 @@ from kehu.core.errors import NotFound, PermissionDenied
 
 
 def _require_admin(user: Any) -> None:
-    if not getattr(user, "is_kehu_admin", False):
+    from kehu.accounts.permissions import has_operation
+
+    if not has_operation(user, "automation.view"):
         raise PermissionDenied(_("只有管理员可以查看自动化规则"))
 
 

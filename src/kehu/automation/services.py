@@ -23,7 +23,9 @@ RULE_FIELDS = ["name", "description", "object_type", "trigger", "trigger_params"
 
 
 def _require_admin(user: Any) -> None:
-    if not getattr(user, "is_kehu_admin", False):
+    from kehu.accounts.permissions import has_operation
+
+    if not has_operation(user, "automation.manage"):
         raise PermissionDenied(_("只有管理员可以管理自动化规则"))
 
 
@@ -45,11 +47,11 @@ def _apply(rule: Rule, data: Mapping[str, Any], *, creating: bool) -> None:
     for name in sorted(set(data) - set(RULE_FIELDS)):
         errors.append(FieldError(name, ErrorCode.INVALID, _("未知字段：%(field)s") % {"field": name}))
     if "name" in data or creating:
-        rule.name = str(data.get("name") or "").strip()[:200]
+        rule.name = str(data.get("name") or "").replace("\x00", "").strip()[:200]  # NUL: PostgreSQL refuses it
         if not rule.name:
             errors.append(FieldError("name", ErrorCode.REQUIRED, _("请填写名称")))
     if "description" in data:
-        rule.description = str(data.get("description") or "").strip()[:5000]
+        rule.description = str(data.get("description") or "").replace("\x00", "").strip()[:5000]
     if "object_type" in data or creating:
         rule.object_type = str(data.get("object_type") or ObjectType.CUSTOMER)
         if rule.object_type not in ObjectType.values:

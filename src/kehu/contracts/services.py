@@ -28,6 +28,7 @@ from kehu.core.events import DomainEvent, publish
 from kehu.core.scoping import restrict
 from kehu.customers.models import Customer
 from kehu.customers.validation import Collector, clean_date, clean_text
+from kehu.recyclebin.services import move_to_bin
 from kehu.sales.models import Opportunity, StageKind
 from kehu.sales.services import clean_amount
 
@@ -62,7 +63,9 @@ def number_rule() -> ContractNumberRule:
 
 @transaction.atomic
 def number_rule_save(*, acting_user: Any, data: Mapping[str, Any]) -> ContractNumberRule:
-    if not getattr(acting_user, "is_kehu_admin", False):
+    from kehu.accounts.permissions import has_operation
+
+    if not has_operation(acting_user, "settings.manage"):
         raise PermissionDenied(_("只有管理员可以修改合同编号规则"))
     rule = number_rule()
     errors = Collector()
@@ -130,11 +133,9 @@ def next_contract_number(today: dt.date | None = None) -> str:
 
 def _owner_allowed(acting_user: Any, owner: User | None) -> bool:
     """As for deals: reps keep contracts to themselves; managers assign within their department."""
-    if owner is None or owner.pk == acting_user.pk or acting_user.is_kehu_admin or acting_user.data_scope == "all":
-        return True
-    if acting_user.data_scope == "department" and acting_user.department_id and owner.department_id:
-        return owner.department.path.startswith(acting_user.department.path)
-    return False
+    from kehu.accounts.permissions import may_assign_to
+
+    return may_assign_to(acting_user, owner, "contract")
 
 
 def _by_id(model: Any, value: Any) -> Any:
@@ -209,7 +210,7 @@ def _apply(contract: Contract, data: Mapping[str, Any], errors: Collector, *, ac
         elif amount is not None:
             contract.amount = amount
     if creating or "currency" in data:
-        currency = clean_text(data.get("currency") or "CNY", max_length=3).upper()
+        currency = clean_text(data.get("currency") or "CNY", max_length=10).upper()  # not 3: "JAVASCRIPT" is no "JAV"
         if not re.fullmatch(r"[A-Z]{3}", currency):
             errors.add("currency", ErrorCode.INVALID, _("币种应为三位字母代码，如 CNY"))
         contract.currency = currency
@@ -343,6 +344,9 @@ def contract_set_status(*, acting_user: Any, contract_id: int, status: str,
 @transaction.atomic
 def contract_delete(*, acting_user: Any, contract_id: int) -> None:
     """Only a draft without payments may go (a signed contract's history stays)."""
+    from kehu.accounts.permissions import require_operation
+
+    require_operation(acting_user, "contract.delete")
     contract = _locked(acting_user, contract_id)
     if contract.status != ContractStatus.DRAFT:
         raise ValidationFailed([FieldError("status", ErrorCode.INVALID, _("只能删除草稿状态的合同"))])
@@ -350,10 +354,8 @@ def contract_delete(*, acting_user: Any, contract_id: int) -> None:
         raise ValidationFailed([FieldError("payments", ErrorCode.INVALID, _("合同已有回款记录，不能删除"))])
     audit.record_event(actor=acting_user, action="delete", obj=contract, customer_id=contract.customer_id,
                        changes=audit.diff_values(_shown(contract), {}, CONTRACT_FIELDS))
-    files = [(a.file.storage, a.file.name) for a in contract.attachments.all()]
-    contract.delete()
-    # The files go once the rows are gone for good (a rolled-back delete keeps them).
-    transaction.on_commit(lambda: [storage.delete(name) for storage, name in files])
+    # Into the recycle bin; the attachment files stay until the bin entry is purged.
+    move_to_bin(contract, acting_user=acting_user)
 
 
 @transaction.atomic
@@ -525,6 +527,9 @@ def _int(value: Any) -> int | None:
 def payment_delete(*, acting_user: Any, contract_id: int, payment_id: int) -> None:
     """Remove a payment recorded by mistake; its allocations go with it and the other payments are
     matched again."""
+    from kehu.accounts.permissions import require_operation
+
+    require_operation(acting_user, "payment.delete")
     contract = _locked(acting_user, contract_id)
     payment = contract.payments.filter(pk=payment_id).first()
     if payment is None:

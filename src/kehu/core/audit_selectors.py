@@ -140,7 +140,9 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
 
 
 def audit_require_admin(user: Any) -> None:
-    if not getattr(user, "is_kehu_admin", False):
+    from kehu.accounts.permissions import has_operation
+
+    if not has_operation(user, "audit.view"):
         raise PermissionDenied(_("只有管理员可以查看审计日志"))
 
 

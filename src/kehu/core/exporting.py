@@ -126,6 +126,13 @@ class ExportKind:
 
 _KINDS: dict[str, ExportKind] = {}
 
+# The named operation a download of each kind needs (accounts/permissions.py).
+EXPORT_OPERATIONS: dict[str, str] = {
+    "customers": "customer.export", "contacts": "contact.export", "opportunities": "opportunity.export",
+    "products": "product.export", "leads": "lead.export", "contracts": "contract.export",
+    "payments": "payment.export", "payment_plans": "payment.export",
+}
+
 
 def register(kind: ExportKind) -> ExportKind:
     """Add (or replace: a re-run `ready()` in tests) an export kind."""
@@ -166,14 +173,20 @@ def export_rows(
 ) -> Iterator[list[Any]]:
     """The header row, then one row of values per record in id order. A generator: nothing is read
     before the first row is asked for, then one chunk at a time."""
+    from kehu.core import masking
+
     english = is_english(language)
-    keys = kind.select(columns)
-    yield kind.headers(keys, english)
     user = principal(user)
+    # Field-level security: hidden columns left out, masked ones masked (kehu.core.masking).
+    rules = masking.policy(user, kind.object_type) if kind.object_type else {}
+    keys = [key for key in kind.select(columns) if rules.get(key) != "hidden"]
+    yield kind.headers(keys, english)
     ctx = ExportContext(user=user, english=english, lookups=kind.lookups(english) if kind.lookups else None)
     row = kind.row
     for record in kind.iter_records(kind.queryset(user, params or {}), chunk_size):
         values = row(record, ctx)
+        if rules:
+            masking.apply_policy(rules, kind.object_type, values)
         yield [values.get(key, "") for key in keys]
 
 
@@ -363,7 +376,11 @@ def export_response(
     the user's scope. Writes the audit event before the first byte goes out."""
     from django.http import FileResponse, StreamingHttpResponse
 
+    from kehu.accounts.permissions import require_operation
+
     kind = export_kind(key)
+    if key in EXPORT_OPERATIONS:
+        require_operation(user, EXPORT_OPERATIONS[key])
     fmt = "xlsx" if fmt == "xlsx" else "csv"
     if fmt == "xlsx":
         handle, count = temporary_xlsx(kind, user=user, params=params, columns=columns)

@@ -7,18 +7,22 @@ search box. Errors raised by selectors/services become JSON in `kehu.config.api`
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
+from kehu.accounts.permissions import require_operation
 from kehu.accounts.selectors import users_assignable
+from kehu.core import masking
 from kehu.core.errors import ErrorCode, FieldError, NotFound, ValidationFailed
 from kehu.core.etag import if_match, set_etag
-from kehu.customers import selectors, services
+from kehu.customers import history, selectors, services
 from kehu.customers.filters import CustomerFilter
 from kehu.customers.models import CustomFieldTarget
+from kehu.customers.reveal import field_reveal
 from kehu.customers.schemas import (
     BulkOwnerIn,
     BulkTagIn,
@@ -76,6 +80,15 @@ def _user(request: HttpRequest) -> Any:
     return request.auth  # type: ignore[attr-defined]
 
 
+def _customer_out(request: HttpRequest, customer: Any) -> dict[str, Any]:
+    """customer_out as the caller may see it: field-level security masks or nulls protected fields."""
+    return masking.mask_record(_user(request), "customer", customer_out(customer))
+
+
+def _contact_out(request: HttpRequest, contact: Any) -> dict[str, Any]:
+    return masking.mask_record(_user(request), "contact", contact_out(contact))
+
+
 def _check_cursor(cursor: str | None, sort: str) -> None:
     if cursor and not selectors.cursor_is_valid(cursor=cursor, sort=sort):
         raise ValidationFailed(
@@ -124,7 +137,7 @@ def customer_list(request: HttpRequest, page: Query[CustomerPageQuery], filters:
         limit=page.limit,
     )
     body = {
-        "items": customer_list_out(result.rows),
+        "items": masking.mask_records(_user(request), "customer", customer_list_out(result.rows)),
         "next_cursor": result.next_cursor,
         "prev_cursor": result.prev_cursor,
         "total": result.total,
@@ -141,7 +154,7 @@ def customer_list(request: HttpRequest, page: Query[CustomerPageQuery], filters:
 @router.post("/customers", response={201: CustomerOut, **WRITE_ERRORS}, tags=["customers"])
 def customer_create(request: HttpRequest, payload: CustomerCreateIn):  # type: ignore[no-untyped-def]
     customer = services.customer_create(acting_user=_user(request), data=_payload(payload))
-    return Status(201, customer_out(selectors.customer_get(user=_user(request), customer_id=customer.pk)))
+    return Status(201, _customer_out(request, selectors.customer_get(user=_user(request), customer_id=customer.pk)))
 
 
 class DuplicateCheckIn(CustomerCreateIn):
@@ -180,7 +193,7 @@ def customer_detail(request: HttpRequest, customer_id: int, response: HttpRespon
     try:
         customer = selectors.customer_get(user=_user(request), customer_id=customer_id)
         set_etag(response, customer)
-        return customer_out(customer)
+        return _customer_out(request, customer)
     except NotFound:
         survivor_id = visible_survivor_for(user=_user(request), customer_id=customer_id)
         if survivor_id is None:
@@ -192,15 +205,16 @@ def customer_detail(request: HttpRequest, customer_id: int, response: HttpRespon
 def customer_patch(request: HttpRequest, customer_id: int, payload: CustomerPatchIn, response: HttpResponse):  # type: ignore[no-untyped-def]
     """`version` (409 when stale) or `If-Match` (412 when stale) is required."""
     user = _user(request)
+    # Out of scope, or only shared read-only → 404 before the version check.
+    customer = selectors.customer_get(user=user, customer_id=customer_id, for_edit=True)
     _require_version(request, payload.version)
-    customer = selectors.customer_get(user=user, customer_id=customer_id)
     with if_match(request, selectors.customers_visible(user=user), customer_id, body_version=payload.version) as v:
         services.customer_update(
             acting_user=user, customer=customer, data=_payload(payload, drop=("version",)), expected_version=v
         )
     saved = selectors.customer_get(user=user, customer_id=customer_id)
     set_etag(response, saved)
-    return customer_out(saved)
+    return _customer_out(request, saved)
 
 
 @router.delete("/customers/{int:customer_id}", response={204: None, **GUARDED_ERRORS}, tags=["customers"])
@@ -232,6 +246,39 @@ def customer_timeline(request: HttpRequest, customer_id: int, limit: int = Query
     user = _user(request)
     customer = selectors.customer_get(user=user, customer_id=customer_id)
     return [timeline_out(e) for e in selectors.customer_timeline(user=user, customer=customer, limit=limit)]
+
+
+class FieldChangeOut(Schema):
+    at: dt.datetime
+    actor: str
+    action: str
+    object_type: str = Field(description="customer, or contact (a contact of this customer)")
+    object_id: int
+    object_repr: str
+    field: str = Field(description='"name", "custom.<key>", "contact.mobile", "contact.custom.<key>"')
+    label: str
+    old: Any = None
+    new: Any = None
+    masked: bool = Field(description="old/new are masked: the user's role may not read the field in full")
+
+
+class FieldHistoryOut(Schema):
+    items: list[FieldChangeOut]
+    field: str
+    page: int
+    pages: int
+    total: int
+
+
+@router.get("/customers/{int:customer_id}/history", response={200: FieldHistoryOut, **ERRORS}, tags=["customers"])
+def customer_field_history(request: HttpRequest, customer_id: int, field: str = Query("", max_length=120),  # type: ignore[no-untyped-def]
+                           page: int = Query(1, ge=1), per_page: int = Query(50, ge=1, le=MAX_LIMIT)):
+    """Every change of every field of the customer and its contacts (old → new, who, when), newest
+    first; `field` narrows it to one field. Masked/hidden fields as the user's role says."""
+    result = history.customer_field_history(user=_user(request), customer_id=customer_id, field=field, page=page,
+                                            per_page=per_page)
+    return {"items": [vars(c) for c in result.changes], "field": result.field, "page": result.page,
+            "pages": result.pages, "total": result.total}
 
 
 class ExportQuery(Schema):
@@ -277,6 +324,7 @@ def customers_bulk_tag(request: HttpRequest, payload: BulkTagIn):  # type: ignor
 def customers_bulk_change_owner(request: HttpRequest, payload: BulkOwnerIn):  # type: ignore[no-untyped-def]
     """Give many customers a new owner (managers and admins); ids outside the caller's scope are skipped."""
     user = _user(request)
+    require_operation(user, "customer.assign")  # refused before the body is looked at (403, not 422)
     owner = users_assignable(acting_user=user).filter(pk=payload.owner).first()
     if owner is None:
         raise ValidationFailed(
@@ -288,6 +336,35 @@ def customers_bulk_change_owner(request: HttpRequest, payload: BulkOwnerIn):  # 
         )
     changed = services.customers_bulk_change_owner(acting_user=user, customer_ids=payload.ids, owner=owner)
     return {"changed": changed}
+
+
+class RevealIn(Schema):
+    field: str = Field(max_length=50, description="A masked field: phones, emails, id_number, address, birthday "
+                                                   "(customers); mobile, phone, email, wechat, birthday (contacts)")
+
+
+class RevealOut(Schema):
+    field: str
+    value: Any = Field(description="The full value (a list for phones and emails)")
+
+
+REVEAL_ERRORS: dict[int, Any] = {**ERRORS, 429: ErrorOut}
+
+
+@router.post("/customers/{int:customer_id}/reveal", response={200: RevealOut, **REVEAL_ERRORS}, tags=["customers"])
+def customer_reveal(request: HttpRequest, customer_id: int, payload: RevealIn):  # type: ignore[no-untyped-def]
+    """The full value of a field your role sees masked. Needs the customer.reveal operation; every
+    reveal is logged (audit action "reveal": who, when, which field) and rate-limited."""
+    value = field_reveal(acting_user=_user(request), object_type="customer", object_id=customer_id,
+                         field=payload.field)
+    return {"field": payload.field, "value": value}
+
+
+@router.post("/contacts/{int:contact_id}/reveal", response={200: RevealOut, **REVEAL_ERRORS}, tags=["contacts"])
+def contact_reveal(request: HttpRequest, contact_id: int, payload: RevealIn):  # type: ignore[no-untyped-def]
+    """As /customers/{id}/reveal, for a contact's field (contact.reveal operation)."""
+    value = field_reveal(acting_user=_user(request), object_type="contact", object_id=contact_id, field=payload.field)
+    return {"field": payload.field, "value": value}
 
 
 # Contacts --------------------------------------------------------------------------------------
@@ -305,7 +382,7 @@ def contact_list(  # type: ignore[no-untyped-def]
         user=_user(request), customer_id=customer, q=q, cursor=page.cursor, limit=page.limit
     )
     return {
-        "items": [contact_out(c) for c in result.rows],
+        "items": masking.mask_records(_user(request), "contact", [contact_out(c) for c in result.rows]),
         "next_cursor": result.next_cursor,
         "prev_cursor": result.prev_cursor,
         "total": result.total,
@@ -318,29 +395,29 @@ def contact_create(request: HttpRequest, payload: ContactCreateIn):  # type: ign
     user = _user(request)
     customer = selectors.customer_get(user=user, customer_id=payload.customer)
     contact = services.contact_create(acting_user=user, customer=customer, data=_payload(payload, drop=("customer",)))
-    return Status(201, contact_out(selectors.contact_get(user=user, contact_id=contact.pk)))
+    return Status(201, _contact_out(request, selectors.contact_get(user=user, contact_id=contact.pk)))
 
 
 @router.get("/contacts/{int:contact_id}", response={200: ContactOut, **ERRORS}, tags=["contacts"])
 def contact_detail(request: HttpRequest, contact_id: int, response: HttpResponse):  # type: ignore[no-untyped-def]
     contact = selectors.contact_get(user=_user(request), contact_id=contact_id)
     set_etag(response, contact)
-    return contact_out(contact)
+    return _contact_out(request, contact)
 
 
 @router.patch("/contacts/{int:contact_id}", response={200: ContactOut, **GUARDED_ERRORS}, tags=["contacts"])
 def contact_patch(request: HttpRequest, contact_id: int, payload: ContactPatchIn, response: HttpResponse):  # type: ignore[no-untyped-def]
     """`version` (409 when stale) or `If-Match` (412 when stale) is required."""
     user = _user(request)
+    contact = selectors.contact_get(user=user, contact_id=contact_id, for_edit=True)  # not writable → 404 first
     _require_version(request, payload.version)
-    contact = selectors.contact_get(user=user, contact_id=contact_id)
     with if_match(request, selectors.contacts_visible(user=user), contact_id, body_version=payload.version) as v:
         services.contact_update(
             acting_user=user, contact=contact, data=_payload(payload, drop=("version",)), expected_version=v
         )
     saved = selectors.contact_get(user=user, contact_id=contact_id)
     set_etag(response, saved)
-    return contact_out(saved)
+    return _contact_out(request, saved)
 
 
 @router.delete("/contacts/{int:contact_id}", response={204: None, **GUARDED_ERRORS}, tags=["contacts"])
@@ -361,7 +438,10 @@ def search(  # type: ignore[no-untyped-def]
     limit: int = Query(20, ge=1, le=100),
 ):
     """The search box: customers and contacts the caller may see, customers first."""
-    return search_out(search_records(user=_user(request), query=q, limit=limit))
+    user = _user(request)
+    body = search_out(search_records(user=user, query=q, limit=limit))
+    body["contacts"] = masking.mask_records(user, "contact", body["contacts"])
+    return body
 
 
 # Tags ------------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from kehu.accounts.permissions import require_operation
+from kehu.core import masking
 from kehu.core.scoping import restrict
 from kehu.core.tabular import FORMULA_START, escape_formula, escape_row
 from kehu.customers.filters import CustomerFilter
@@ -138,7 +140,7 @@ def safe_cell(value: Any) -> Any:
 
 
 def mask_id_number(value: str) -> str:
-    return value[:6] + "********" + value[-4:] if len(value) > 10 else "*" * len(value)
+    return masking.mask_id_number(value)
 
 
 # What to export ----------------------------------------------------------------------------------
@@ -155,6 +157,9 @@ class ExportSpec:
     english: bool
     mask_id_number: bool
     definitions: dict[str, CustomFieldDefinition] = field(default_factory=dict)
+    # Field-level security of the exporting user: export key -> "masked" / "hidden" (hidden keys are
+    # left out of `keys`; masked values are masked before they become cells).
+    field_rules: dict[str, str] = field(default_factory=dict)
 
 
 def _is_english(language: str | None) -> bool:
@@ -178,7 +183,8 @@ def export_spec(
     definitions = list(CustomFieldDefinition.objects.filter(target=target, is_active=True).order_by("position", "id"))
     texts = header_texts(kind)
     custom = {f"cf_{d.key}": d for d in definitions}
-    available = [k for k in texts if e164 or k not in OPTIONAL_KEYS] + list(custom)
+    rules = masking.policy(user, "customer" if kind == "customers" else "contact")
+    available = [k for k in texts if (e164 or k not in OPTIONAL_KEYS) and rules.get(k) != "hidden"] + list(custom)
     if columns is None:
         keys = available
     else:
@@ -193,8 +199,9 @@ def export_spec(
             headers.append(texts[key][1 if english else 0])
     return ExportSpec(
         kind=kind, keys=keys, headers=headers, english=english,
-        mask_id_number=user is not None and not getattr(user, "is_kehu_admin", False),
+        mask_id_number=rules.get("id_number") == "masked",
         definitions={k[3:]: d for k, d in custom.items() if k in keys},
+        field_rules={k: v for k, v in rules.items() if k in keys},
     )
 
 
@@ -427,9 +434,12 @@ def _records(queryset: QuerySet, spec: ExportSpec, chunk_size: int = CHUNK_SIZE)
     contacts = spec.kind == "contacts"
     needs_tags = "tags" in spec.keys and not contacts
     no_tags: list[str] = []
+    rules, object_type = spec.field_rules, "contact" if contacts else "customer"
     for chunk in iter_chunks(queryset, _values_for(spec), chunk_size):
         tags = _tags_of(chunk) if needs_tags else {}
         for row in chunk:
+            if rules:
+                masking.apply_policy(rules, object_type, row)
             found = tags.get(row["id"], no_tags)
             yield [cell(row, found) for cell in cells]
 
@@ -696,8 +706,11 @@ def customer_archive(*, user: Any, customer_id: int, language: str | None = None
         [_when(e.at), e.kind, e.title, e.actor, e.body, _changes_text(e.changes)]
         for e in timeline_registry.entries(customer=customer, user=user, limit=ARCHIVE_AUDIT_LIMIT)
     ]
+    from kehu.customers.history import mask_timeline_changes  # field-level security on old/new values
+
     audit = [
-        [_when(e.at), e.actor_name, e.action, e.object_type, e.object_id, e.object_repr, _changes_text(e.changes)]
+        [_when(e.at), e.actor_name, e.action, e.object_type, e.object_id, e.object_repr,
+         _changes_text(mask_timeline_changes(user=user, object_type=e.object_type, changes=e.changes))]
         for e in AuditEvent.objects.filter(customer_id=customer.pk).order_by("at", "id")[:ARCHIVE_AUDIT_LIMIT]
     ]
     return {
@@ -759,6 +772,8 @@ def export_response(
     parameters (CustomerFilter keys)."""
     from django.http import FileResponse, StreamingHttpResponse
 
+    if user is not None:
+        require_operation(user, "contact.export" if kind == "contacts" else "customer.export")
     filters = CustomerFilter.from_params(params)
     spec = export_spec(user=user, kind=kind, columns=columns, e164=e164)
     if fmt == "xlsx":

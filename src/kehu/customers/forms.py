@@ -101,6 +101,33 @@ class CustomFieldsFormMixin(ServiceErrorsMixin):
             if values and definition.key in values:
                 self.initial[name] = custom_initial(definition, values[definition.key])  # type: ignore
 
+    def apply_field_security(self, user: Any, object_type: str, instance: Any = None) -> None:
+        """Field-level security on the form: fields the role may not edit are shown disabled (a masked
+        one with its masked value), hidden ones are removed; `service_data` leaves them all out, and
+        the service refuses them anyway. On a new record (`instance` None) only hidden fields are locked."""
+        from kehu.core import masking
+
+        self.locked_fields: set[str] = set()
+        for name, access in masking.locked_fields(user, object_type, creating=instance is None).items():
+            if name not in self.fields:  # type: ignore[attr-defined]
+                continue
+            self.locked_fields.add(name)
+            if access == masking.FieldAccess.HIDDEN:
+                del self.fields[name]  # type: ignore[attr-defined]
+                self.initial.pop(name, None)  # type: ignore[attr-defined] # never in the page or its snapshot
+                continue
+            field = self.fields[name]  # type: ignore[attr-defined]
+            field.disabled = True
+            field.help_text = _("你的角色不能修改这个字段")
+            if access == masking.FieldAccess.MASKED and instance is not None:
+                value = masking.mask_value(masking.field_kind(object_type, name), getattr(instance, name, ""))
+                self.initial[name] = ", ".join(value) if isinstance(value, list) else (value or "")  # type: ignore
+
+    def drop_locked(self, data: dict[str, Any]) -> dict[str, Any]:
+        for name in getattr(self, "locked_fields", ()):
+            data.pop(name, None)
+        return data
+
     @property
     def custom_bound_fields(self) -> list[Any]:
         return [self[f"cf_{d.key}"] for d in self.definitions]  # type: ignore[index]
@@ -183,7 +210,7 @@ class CustomerForm(CustomFieldsFormMixin, forms.Form):
         }
 
     def section(self, names: list[str]) -> list[Any]:
-        return [self[n] for n in names]
+        return [self[n] for n in names if n in self.fields]
 
     def basic_fields(self) -> list[Any]:
         return self.section(self.BASIC)
@@ -205,7 +232,7 @@ class CustomerForm(CustomFieldsFormMixin, forms.Form):
             data.pop("owner")
         data["tags"] = [t.strip() for t in cd.get("tags", "").replace("，", ",").split(",") if t.strip()]
         data["custom"] = self.custom_data()
-        return data
+        return self.drop_locked(data)
 
 
 class ContactForm(CustomFieldsFormMixin, forms.Form):
@@ -245,12 +272,12 @@ class ContactForm(CustomFieldsFormMixin, forms.Form):
         return initial
 
     def main_fields(self) -> list[Any]:
-        return [self[n] for n in self.FIELDS]
+        return [self[n] for n in self.FIELDS if n in self.fields]
 
     def service_data(self) -> dict[str, Any]:
         data = {name: self.cleaned_data.get(name, "") for name in self.FIELDS}
         data["custom"] = self.custom_data()
-        return data
+        return self.drop_locked(data)
 
 
 class NoteForm(ServiceErrorsMixin, forms.Form):

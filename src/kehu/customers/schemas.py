@@ -81,6 +81,11 @@ def option_ref(option: PicklistOption | None) -> dict[str, Any] | None:
     return {"id": option.pk, "code": option.code, "label": option.label}
 
 
+# Description of the outputs field-level security protects (kehu.core.masking, accounts/permissions.py).
+FIELD_SECURITY = ("null when your role may not see this field; masked (138****5678, z***@example.com) when it "
+                  "may see only a masked value (POST .../reveal shows the full value, logged)")
+
+
 def user_ref(user: Any) -> dict[str, Any] | None:
     if user is None:
         return None
@@ -103,19 +108,20 @@ class CustomerOut(OutputSchema):
     owner: UserRefOut | None
     department: DepartmentRef | None
     tags: list[str]
-    phones: list[str]
-    emails: list[str]
+    phones: list[str] | None = Field(description=FIELD_SECURITY)
+    emails: list[str] | None = Field(description=FIELD_SECURITY)
     website: str
     province: str
     city: str
     district: str
-    address: str
-    birthday: dt.date | None
+    address: str | None = Field(description=FIELD_SECURITY)
+    birthday: dt.date | None = Field(description="null also when your role may not see it in full")
     credit_code: str
     salutation: str
     gender: str
-    id_number: str
-    phones_e164: list[str] = Field(description="E.164 of each phone, same order; empty where the number is invalid")
+    id_number: str | None = Field(description=FIELD_SECURITY)
+    phones_e164: list[str] | None = Field(
+        description="E.164 of each phone, same order; empty where the number is invalid. Follows `phones`' access")
     name_core: str = Field(description="Company core name (no region, legal form or branch), used for matching")
     quality_score: int | None = Field(description="Data-quality score 0-100 (null until first checked)")
     last_activity_at: dt.datetime | None
@@ -320,13 +326,14 @@ class ContactOut(OutputSchema):
     salutation: str
     title: str
     decision_role: OptionRef | None
-    mobile: str = Field(description="Canonical display form (13812345678); kept as typed when invalid")
-    mobile_e164: str = Field(description="+8613812345678; empty when the number is invalid")
-    phone: str
-    phone_e164: str
-    email: str
-    wechat: str
-    birthday: dt.date | None
+    mobile: str | None = Field(
+        description="Canonical display form (13812345678); kept as typed when invalid. " + FIELD_SECURITY)
+    mobile_e164: str | None = Field(description="+8613812345678; empty when the number is invalid")
+    phone: str | None = Field(description=FIELD_SECURITY)
+    phone_e164: str | None
+    email: str | None = Field(description=FIELD_SECURITY)
+    wechat: str | None = Field(description=FIELD_SECURITY)
+    birthday: dt.date | None = Field(description="null also when your role may not see it in full")
     is_primary: bool
     notes: str
     custom: dict[str, Any]
@@ -580,8 +587,8 @@ class SearchContactOut(OutputSchema):
     id: int
     name: str
     title: str
-    mobile: str
-    email: str
+    mobile: str | None = Field(description=FIELD_SECURITY)
+    email: str | None = Field(description=FIELD_SECURITY)
     customer: CustomerBrief
 
 

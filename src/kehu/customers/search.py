@@ -30,7 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Model, Q, QuerySet, signals
 from django.db.models.base import ModelState
 
-from kehu.core.scoping import restrict, scope_q
+from kehu.core.scoping import has_shares, restrict, scope_for, scope_q
 from kehu.customers.models import Contact, Customer, PicklistOption, SearchToken
 from kehu.customers.pinyin import has_han, syllables_of
 
@@ -335,10 +335,10 @@ def _scope_for(user: Any) -> _Scope | None:
         return _Scope("", ())
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
-    scope = user.data_scope
+    scope = scope_for(user, "customer")
     if scope == "all":
         return _Scope("", ())
-    if scope == "own":
+    if scope == "own" and not has_shares(user, "customers.customer"):
         return _Scope("st.owner_id = %s AND ", (user.pk,))
     sql, params = restrict(Customer.objects.all(), user).values("pk").query.sql_with_params()
     return _Scope(f"st.customer_id IN ({sql}) AND ", tuple(params))

@@ -17,7 +17,7 @@ from django.utils.dateparse import parse_datetime
 from kehu.accounts.models import Department
 from kehu.core.errors import NotFound
 from kehu.core.registries import TimelineEntry, timeline_registry
-from kehu.core.scoping import restrict
+from kehu.core.scoping import restrict, split_shared
 from kehu.customers.filters import CustomerFilter
 from kehu.customers.models import (
     Contact,
@@ -47,9 +47,11 @@ def contacts_visible(*, user: Any) -> QuerySet[Contact]:
     return restrict(Contact.objects.all(), user)
 
 
-def customer_get(*, user: Any, customer_id: int) -> Customer:
+def customer_get(*, user: Any, customer_id: int, for_edit: bool = False) -> Customer:
+    """One customer the user can see; with `for_edit`, one they may change (a record shared with
+    them read-only is then "not found", so edit pages and their posts are refused up front)."""
     customer = (
-        customers_visible(user=user)
+        restrict(Customer.objects.all(), user, write=for_edit)
         .select_related("owner", "department", "industry", "level", "stage", "source", "created_by", "updated_by")
         .prefetch_related("tags", Prefetch("contacts", queryset=Contact.objects.select_related("decision_role")))
         .filter(pk=customer_id)
@@ -60,8 +62,9 @@ def customer_get(*, user: Any, customer_id: int) -> Customer:
     return customer
 
 
-def contact_get(*, user: Any, contact_id: int) -> Contact:
-    contact = contacts_visible(user=user).select_related("customer", "decision_role").filter(pk=contact_id).first()
+def contact_get(*, user: Any, contact_id: int, for_edit: bool = False) -> Contact:
+    rows = restrict(Contact.objects.all(), user, write=for_edit)
+    contact = rows.select_related("customer", "decision_role").filter(pk=contact_id).first()
     if contact is None:
         raise NotFound("contact not found")
     return contact
@@ -115,11 +118,14 @@ def cursor_is_valid(*, cursor: str, sort: str | None = None) -> bool:
 
 def keyset_page(
     queryset: QuerySet, *, sort: str, cursor: str | None, limit: int, count_cap: int = 10000,
-    values: Sequence[str] | None = None,
+    values: Sequence[str] | None = None, shared: QuerySet | None = None, counted: QuerySet | None = None,
 ) -> Page:
     """Keyset (seek) pagination: page 20,000 costs the same as page 1 because it filters on the
     last row's sort key instead of skipping rows with OFFSET. With `values`, rows are dicts of
-    those columns (which must include the sort field and "id") instead of model instances."""
+    those columns (which must include the sort field and "id") instead of model instances.
+
+    `shared`: rows shared with the user, read in the same order and merged in (see
+    `scoping.split_shared`); `counted`: the queryset the total is counted on (default `queryset`)."""
     sort = normalise_sort(sort)
     field = SORTS[sort.lstrip("-")]
     descending = sort.startswith("-")
@@ -127,24 +133,35 @@ def keyset_page(
     direction = decoded[2] if decoded else "next"
     forward = descending if direction == "next" else not descending
     ordering = [f"-{field}", "-id"] if forward else [field, "id"]
-    page_qs = queryset
-    if decoded:
-        value, pk, _ = decoded
-        op = "lt" if forward else "gt"
-        # `f <= v AND (f < v OR id < pk)` selects the same rows as `f < v OR (f = v AND id < pk)`,
-        # but its first term is an index range: a deep page seeks instead of scanning every row above it.
-        page_qs = page_qs.filter(
-            Q(**{f"{field}__{op}e": value}), Q(**{f"{field}__{op}": value}) | Q(**{f"id__{op}": pk})
-        )
-    ordered = page_qs.order_by(*ordering)
-    rows: list[Any] = list((ordered.values(*values) if values else ordered)[: limit + 1])
+    if shared is not None and field == "name":
+        # Text order is the database collation's, which Python's sort need not match: one query then.
+        queryset, shared = counted if counted is not None else queryset | shared, None
+
+    def read(rows_qs: QuerySet) -> list[Any]:
+        if decoded:
+            value, pk, _ = decoded
+            op = "lt" if forward else "gt"
+            # `f <= v AND (f < v OR id < pk)` selects the same rows as `f < v OR (f = v AND id < pk)`,
+            # but its first term is an index range: a deep page seeks instead of scanning every row above it.
+            rows_qs = rows_qs.filter(
+                Q(**{f"{field}__{op}e": value}), Q(**{f"{field}__{op}": value}) | Q(**{f"id__{op}": pk})
+            )
+        ordered = rows_qs.order_by(*ordering)
+        return list((ordered.values(*values) if values else ordered)[: limit + 1])
+
+    key = (lambda row: (row[field], row["id"])) if values else (lambda row: (getattr(row, field), row.pk))
+    rows: list[Any] = read(queryset)
+    if shared is not None:
+        seen = {key(row)[1] for row in rows}
+        merged = rows + [row for row in read(shared) if key(row)[1] not in seen]
+        merged.sort(key=key, reverse=forward)  # timestamps and ids: Python orders them as the database does
+        rows = merged[: limit + 1]
     has_more = len(rows) > limit
     rows = rows[:limit]
     if direction == "prev":
         rows.reverse()
     next_cursor = prev_cursor = None
     if rows:
-        key = (lambda row: (row[field], row["id"])) if values else (lambda row: (getattr(row, field), row.pk))
         if (direction == "next" and has_more) or direction == "prev":
             next_cursor = _encode_cursor(*key(rows[-1]), "next")
         if decoded and (direction == "next" or has_more):
@@ -152,7 +169,7 @@ def keyset_page(
     total = None
     capped = False
     if count_cap:
-        total = queryset.order_by()[: count_cap + 1].count()
+        total = (counted if counted is not None else queryset).order_by()[: count_cap + 1].count()
         if total > count_cap:
             total, capped = count_cap, True
     return Page(
@@ -170,7 +187,15 @@ def customer_list_page(
     count_cap: int = 10000,
 ) -> Page:
     queryset = customers_filtered(user=user, filters=filters).select_related("owner")
-    page = keyset_page(queryset, sort=normalise_sort(sort), cursor=cursor, limit=limit, count_cap=count_cap)
+    split = split_shared(Customer, user)
+    if split is None:
+        page = keyset_page(queryset, sort=normalise_sort(sort), cursor=cursor, limit=limit, count_cap=count_cap)
+    else:  # own scope and the shared rows read apart, each in index order, then merged
+        own, shared_ids = split
+        page = keyset_page(
+            filters.apply(Customer.objects.filter(own), user=user).select_related("owner"),
+            shared=filters.apply(Customer.objects.filter(pk__in=shared_ids), user=user).select_related("owner"),
+            counted=queryset, sort=normalise_sort(sort), cursor=cursor, limit=limit, count_cap=count_cap)
     attach_list_relations(page.rows)
     return page
 

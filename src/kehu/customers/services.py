@@ -13,7 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Department, User
-from kehu.core import audit
+from kehu.accounts.permissions import has_operation
+from kehu.core import audit, masking
 from kehu.core.errors import ErrorCode, FieldError, NotFound, PermissionDenied, ValidationFailed, VersionConflict
 from kehu.core.events import DomainEvent, publish
 from kehu.core.scoping import restrict
@@ -44,6 +45,7 @@ from kehu.dataquality import duplicates, quality, rules
 from kehu.dataquality.cleaning import FieldProblem, city_aliases, clean_contact_fields, clean_customer_fields
 from kehu.dataquality.contact_duplicates import contact_duplicates_refresh
 from kehu.dataquality.normalize.base import Problem
+from kehu.recyclebin.services import move_to_bin
 
 CUSTOMER_FIELDS = [
     "kind",
@@ -95,12 +97,14 @@ _PICKLIST_FIELDS = {
 
 
 def _require_admin(user: User) -> None:
-    if not user.is_kehu_admin:
+    """Tags, picklists, custom fields, shared views: the settings pages."""
+    if not has_operation(user, "settings.manage"):
         raise PermissionDenied(_("只有管理员可以执行此操作"))
 
 
 def _can_manage_others(user: User) -> bool:
-    return user.is_kehu_admin or user.data_scope != "own"
+    """Give a customer to someone else (the "assign" operation)."""
+    return has_operation(user, "customer.assign")
 
 
 def _snapshot(obj: Any, fields: Iterable[str]) -> dict[str, Any]:
@@ -123,6 +127,9 @@ def customer_visible_or_404(*, user: User, customer_id: int) -> Customer:
 
 
 def _apply_customer_data(customer: Customer, data: Mapping[str, Any], *, acting_user: User, creating: bool) -> None:
+    # Field-level security: a field the role may not edit is dropped when sent back unchanged (or
+    # as the masked value it was shown), refused (422 naming it) otherwise.
+    data = masking.writable_data(acting_user, "customer", data, stored=None if creating else customer)
     errors = Collector()
     unknown = set(data) - set(CUSTOMER_FIELDS) - {"tags"}
     for field in sorted(unknown):
@@ -349,7 +356,8 @@ def customer_update(
 ) -> Customer:
     """Apply a partial update. `expected_version` is the version the caller loaded; if someone
     saved in between, VersionConflict is raised and nothing is written."""
-    locked = restrict(Customer.objects.select_for_update(of=("self",)), acting_user).filter(pk=customer.pk).first()
+    locked = restrict(Customer.objects.select_for_update(of=("self",)), acting_user,
+                      write=True).filter(pk=customer.pk).first()
     if locked is None:
         raise NotFound(_("客户不存在或无权查看"))
     if expected_version is not None and locked.version != expected_version:
@@ -389,10 +397,12 @@ def customer_update(
 
 @transaction.atomic
 def customer_delete(*, acting_user: User, customer: Customer) -> None:
-    locked = restrict(Customer.objects.select_for_update(of=("self",)), acting_user).filter(pk=customer.pk).first()
+    locked = restrict(Customer.objects.select_for_update(of=("self",)), acting_user,
+                      write=True).filter(pk=customer.pk).first()
     if locked is None:
         raise NotFound(_("客户不存在或无权查看"))
-    if not (acting_user.is_kehu_admin or locked.owner_id == acting_user.pk or acting_user.data_scope != "own"):
+    if not has_operation(acting_user, "customer.delete") or not (
+            locked.owner_id == acting_user.pk or _can_manage_others(acting_user)):
         raise PermissionDenied(_("无权删除该客户"))
     audit.record_event(
         actor=acting_user,
@@ -402,7 +412,7 @@ def customer_delete(*, acting_user: User, customer: Customer) -> None:
         changes=audit.diff_values(_snapshot(locked, CUSTOMER_FIELDS), {}, CUSTOMER_FIELDS),
     )
     try:
-        locked.delete()
+        move_to_bin(locked, acting_user=acting_user)  # a snapshot in the recycle bin, then the real delete
     except ProtectedError as exc:  # business records of later apps (deals, contracts) keep it
         kinds = sorted({str(obj._meta.verbose_name) for obj in exc.protected_objects})
         raise ValidationFailed([_field_error("customer", ErrorCode.INVALID,
@@ -468,6 +478,7 @@ def customers_bulk_change_owner(*, acting_user: User, customer_ids: Iterable[int
 def _apply_contact_data(
     contact: Contact, data: Mapping[str, Any], *, creating: bool, acting_user: User | None = None
 ) -> None:
+    data = masking.writable_data(acting_user, "contact", data, stored=None if creating else contact)
     errors = Collector()
     for field in sorted(set(data) - set(CONTACT_FIELDS) - {"customer"}):
         errors.add(field, ErrorCode.INVALID, _("未知字段：%(field)s") % {"field": field})
@@ -490,6 +501,9 @@ def _apply_contact_data(
         cleaned.values.pop("salutation", None)
     for name, value in cleaned.values.items():
         setattr(contact, name, value[:100] if name == "name" else value)
+    for name in ("mobile", "phone"):  # a number the normaliser kept as typed may not fit its column
+        if len(getattr(contact, name) or "") > Contact._meta.get_field(name).max_length:
+            errors.add(name, ErrorCode.INVALID, _("号码过长"))
     if "birthday" in data:
         contact.birthday = clean_date(data["birthday"], "birthday", errors)
     if "decision_role" in data:
@@ -557,7 +571,8 @@ def contact_create(*, acting_user: User, customer: Customer, data: Mapping[str, 
 def contact_update(
     *, acting_user: User, contact: Contact, data: Mapping[str, Any], expected_version: int | None = None
 ) -> Contact:
-    locked = restrict(Contact.objects.select_for_update(of=("self",)), acting_user).filter(pk=contact.pk).first()
+    locked = restrict(Contact.objects.select_for_update(of=("self",)), acting_user,
+                      write=True).filter(pk=contact.pk).first()
     if locked is None:
         raise NotFound(_("联系人不存在或无权查看"))
     if expected_version is not None and locked.version != expected_version:
@@ -582,7 +597,8 @@ def contact_update(
 
 @transaction.atomic
 def contact_delete(*, acting_user: User, contact: Contact) -> None:
-    locked = restrict(Contact.objects.select_for_update(of=("self",)), acting_user).filter(pk=contact.pk).first()
+    locked = restrict(Contact.objects.select_for_update(of=("self",)), acting_user,
+                      write=True).filter(pk=contact.pk).first()
     if locked is None:
         raise NotFound(_("联系人不存在或无权查看"))
     audit.record_event(
@@ -593,7 +609,7 @@ def contact_delete(*, acting_user: User, contact: Contact) -> None:
         changes=audit.diff_values(_snapshot(locked, CONTACT_FIELDS), {}, CONTACT_FIELDS),
     )
     customer = locked.customer
-    locked.delete()
+    move_to_bin(locked, acting_user=acting_user)
     quality.customer_quality_refresh(customer)
     contact_duplicates_refresh([customer.pk])
 

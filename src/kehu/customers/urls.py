@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from kehu.customers import views
+from kehu.customers import history_views, reveal_views, views
 
 app_name = "customers"
 
@@ -18,12 +18,15 @@ urlpatterns = [
     path("<int:pk>/edit/", views.customer_edit, name="edit"),
     path("<int:pk>/delete/", views.customer_delete, name="delete"),
     path("<int:pk>/timeline/", views.customer_timeline, name="timeline"),
+    path("<int:pk>/history/", history_views.customer_field_history, name="field_history"),
     re_path(r"^(?P<pk>[0-9]+)/archive\.(?P<fmt>xlsx|json)$", views.customer_archive, name="archive"),
     path("<int:pk>/notes/", views.note_create, name="note_create"),
     path("<int:pk>/contacts/", views.contacts_section, name="contacts"),
     path("<int:pk>/contacts/new/", views.contact_create, name="contact_create"),
     path("contacts/<int:pk>/edit/", views.contact_edit, name="contact_edit"),
     path("contacts/<int:pk>/delete/", views.contact_delete, name="contact_delete"),
+    re_path(r"^reveal/(?P<object_type>customer|contact|lead)/(?P<pk>[0-9]+)/(?P<field>[a-z_0-9]+)/$",
+            reveal_views.reveal, name="reveal"),
     path("settings/", views.settings_picklists, name="settings"),
     path("settings/picklists/", views.settings_picklists, name="settings_picklists"),
     path("settings/picklists/<int:pk>/", views.settings_picklist_edit, name="settings_picklist_edit"),

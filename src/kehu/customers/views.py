@@ -23,7 +23,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from kehu.accounts.permissions import has_operation
 from kehu.accounts.selectors import departments_all, users_assignable
+from kehu.core import masking
 from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed, VersionConflict
 from kehu.core.etag import form_changes, snapshot_read, snapshot_sign
 from kehu.customers import selectors, services
@@ -95,7 +97,7 @@ def not_found_as_404(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
 def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_kehu_admin:  # type: ignore[union-attr]
+        if not has_operation(request.user, "settings.manage"):
             raise DjangoPermissionDenied(_("只有管理员可以访问设置"))
         return view(request, *args, **kwargs)
 
@@ -138,6 +140,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         user=user, filters=filters, sort=sort, cursor=request.GET.get("cursor") or None,
         limit=settings.KEHU_LIST_PAGE_SIZE,
     )
+    masking.mask_instances(user, "customer", page.rows)  # field-level security: display copies only
     definitions = selectors.custom_field_definitions(target=CustomFieldTarget.CUSTOMER)
     available = _available_columns(definitions)
     columns = _chosen_columns(request, available)
@@ -168,7 +171,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         ],
         "current_query": request.GET.urlencode(),
         "bulk_form_actions": BulkActionForm.ACTIONS,
-        "can_manage_others": user.is_kehu_admin or user.data_scope != "own",  # type: ignore[union-attr]
+        "can_manage_others": has_operation(user, "customer.assign"),
     }
     template = "customers/partials/list_results.html" if _is_htmx(request) else "customers/pages/list.html"
     return render(request, template, context)
@@ -264,6 +267,9 @@ def customer_bulk(request: HttpRequest) -> HttpResponse:
 def customer_search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:100]
     hits = search(user=request.user, query=query, limit=12) if query else []
+    # Field-level security: the hits' phones and e-mails as the user may see them (display copies only).
+    masking.mask_instances(request.user, "customer", [h.customer for h in hits])
+    masking.mask_instances(request.user, "contact", [h.contact for h in hits if h.contact is not None])
     return render(request, "customers/partials/search_results.html", {
         "query": query,
         "customer_hits": [h for h in hits if h.contact is None],
@@ -281,16 +287,18 @@ def _quality_warnings(request: HttpRequest, customer: Any) -> None:
 
 
 def _customer_form(request: HttpRequest, *, data: Any = None, initial: dict | None = None,
-                   custom_values: dict | None = None) -> CustomerForm:
+                   custom_values: dict | None = None, customer: Any = None) -> CustomerForm:
     user = request.user
-    return CustomerForm(
+    form = CustomerForm(
         data=data, initial=initial,
         options=selectors.picklist_options(),
         users=users_assignable(acting_user=user),
         definitions=selectors.custom_field_definitions(target=CustomFieldTarget.CUSTOMER),
         custom_values=custom_values,
-        can_assign=user.is_kehu_admin or user.data_scope != "own",  # type: ignore[union-attr]
+        can_assign=has_operation(user, "customer.assign"),
     )
+    form.apply_field_security(user, "customer", customer)  # field-level security (kehu.core.masking)
+    return form
 
 
 @login_required
@@ -345,13 +353,13 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """The edit form carries the version it showed and its values (signed, `_loaded`). A save
     after someone else's is refused (409): the page keeps what the user typed and lists, per
     field, the other person's change (old → new) and what the user typed, with a reload button."""
-    customer = selectors.customer_get(user=request.user, customer_id=pk)
+    customer = selectors.customer_get(user=request.user, customer_id=pk, for_edit=True)
     conflict = False
     changes: list[Any] = []
     status = 200
     loaded = request.POST.get("_loaded", "")
     if request.method == "POST":
-        form = _customer_form(request, data=request.POST, custom_values=customer.custom)
+        form = _customer_form(request, data=request.POST, custom_values=customer.custom, customer=customer)
         if form.is_valid():
             try:
                 saved = services.customer_update(
@@ -368,14 +376,15 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 form.add_error(None, exc.message)
                 customer = selectors.customer_get(user=request.user, customer_id=pk)
                 stored = _customer_form(request, initial=CustomerForm.initial_for(customer),
-                                        custom_values=customer.custom)
+                                        custom_values=customer.custom, customer=customer)
                 changes = form_changes(form, loaded=snapshot_read(loaded), current=stored.initial)
             else:
                 messages.success(request, _("已保存"))
                 _quality_warnings(request, saved)
                 return redirect("customers:detail", pk=customer.pk)
     else:
-        form = _customer_form(request, initial=CustomerForm.initial_for(customer), custom_values=customer.custom)
+        form = _customer_form(request, initial=CustomerForm.initial_for(customer), custom_values=customer.custom,
+                              customer=customer)
         loaded = snapshot_sign(form.initial)
     return render(request, "customers/pages/form.html",
                   {"form": form, "customer": customer, "conflict": conflict, "changes": changes, "loaded": loaded},
@@ -387,7 +396,11 @@ def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @not_found_as_404
 def customer_delete(request: HttpRequest, pk: int) -> HttpResponse:
     customer = selectors.customer_get(user=request.user, customer_id=pk)
-    services.customer_delete(acting_user=request.user, customer=customer)
+    try:
+        services.customer_delete(acting_user=request.user, customer=customer)
+    except ValidationFailed as exc:  # deals or contracts still point at it: say so, don't 500
+        messages.error(request, str(exc.message))
+        return redirect("customers:detail", pk=pk)
     messages.success(request, _("已删除客户“%(name)s”") % {"name": customer.name})
     return redirect("customers:list")
 
@@ -459,13 +472,15 @@ def note_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _contact_form(request: HttpRequest, *, data: Any = None, initial: dict | None = None,
-                  custom_values: dict | None = None) -> ContactForm:
-    return ContactForm(
+                  custom_values: dict | None = None, contact: Any = None) -> ContactForm:
+    form = ContactForm(
         data=data, initial=initial, options=selectors.picklist_options(kind=PicklistKind.CONTACT_ROLE),
         users=users_assignable(acting_user=request.user),
         definitions=selectors.custom_field_definitions(target=CustomFieldTarget.CONTACT),
         custom_values=custom_values,
     )
+    form.apply_field_security(request.user, "contact", contact)  # field-level security (kehu.core.masking)
+    return form
 
 
 def _contacts_section(request: HttpRequest, customer_id: int) -> HttpResponse:
@@ -515,9 +530,9 @@ def contact_create(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @not_found_as_404
 def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    contact = selectors.contact_get(user=request.user, contact_id=pk)
+    contact = selectors.contact_get(user=request.user, contact_id=pk, for_edit=True)
     if request.method == "POST":
-        form = _contact_form(request, data=request.POST, custom_values=contact.custom)
+        form = _contact_form(request, data=request.POST, custom_values=contact.custom, contact=contact)
         if form.is_valid():
             try:
                 services.contact_update(acting_user=request.user, contact=contact, data=form.service_data(),
@@ -529,7 +544,8 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 return _contacts_section(request, contact.customer_id)
     else:
-        form = _contact_form(request, initial=ContactForm.initial_for(contact), custom_values=contact.custom)
+        form = _contact_form(request, initial=ContactForm.initial_for(contact), custom_values=contact.custom,
+                             contact=contact)
     return render(request, "customers/partials/contact_form.html",
                   {"form": form, "customer": contact.customer, "contact": contact})
 

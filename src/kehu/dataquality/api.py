@@ -57,8 +57,10 @@ def _user(request: HttpRequest) -> Any:
 
 
 def _admin(request: HttpRequest) -> Any:
+    from kehu.accounts.permissions import has_operation
+
     user = _user(request)
-    if not user.is_kehu_admin:
+    if not has_operation(user, "settings.manage"):
         raise PermissionDenied(_("只有管理员可以执行此操作"))
     return user
 

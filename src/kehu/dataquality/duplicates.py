@@ -24,6 +24,7 @@ from django.db import connection
 from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
 
+from kehu.core import masking
 from kehu.dataquality.matching import REVIEW, MatchRecord, MatchStats, build_record, compare, explain
 
 NAME_CANDIDATES = 30
@@ -174,7 +175,8 @@ def likely_duplicates(
         warnings.append(DuplicateWarning(
             customer_id=row[0], score=score, verdict=outcome.verdict, visible=seen,
             name=row[2] if seen else "", owner_name=names["owner"] or _("公海"), department_name=names["department"],
-            reasons=explain(outcome.reasons, language) if seen else _evidence_kinds(
+            # Values in the reasons as the user's field-level security allows (kehu.core.masking).
+            reasons=explain(masking.redact_reasons(user, outcome.reasons), language) if seen else _evidence_kinds(
                 [r.code for r in outcome.reasons if r.weight > 0]),
         ))
     return warnings

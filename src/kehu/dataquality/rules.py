@@ -12,6 +12,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from kehu.core import masking
 from kehu.core.errors import ErrorCode, FieldError
 from kehu.dataquality.cleaning import FieldProblem
 from kehu.dataquality.messages import describe, field_label
@@ -52,10 +53,7 @@ def _applies(rule: ValidationRule, *, customer_kind: str, stage_id: int | None) 
 
 def mask_name(name: str) -> str:
     """北京分扬科技有限公司 → 北京******公司: enough to recognise a clash, not to learn a customer."""
-    if len(name) <= 2:
-        return name[:1] + "*"
-    keep = 2 if len(name) > 5 else 1
-    return name[:keep] + "*" * (len(name) - 2 * keep) + name[-keep:]
+    return masking.mask_name(name)
 
 
 def unique_values(record: Any, field: str) -> list[tuple[str, str]]:

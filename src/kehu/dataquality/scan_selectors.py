@@ -8,6 +8,7 @@ stored can be shown to anyone who sees the pair."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from django.db.models import Count, Max, QuerySet
 from django.utils.translation import get_language
 
+from kehu.core import masking
 from kehu.core.scoping import restrict
 from kehu.customers.models import Customer
 from kehu.dataquality.matching import Reason, describe
@@ -159,8 +161,8 @@ class PairContact:
 
 @dataclass(frozen=True)
 class ContactPairView:
-    """A pair of likely duplicate contacts with their customer. Contacts' numbers are shown as
-    stored: whoever sees the customer sees its contacts."""
+    """A pair of likely duplicate contacts with their customer (numbers as the viewing user may see
+    them: `contact_pair_views(pairs, user)`)."""
 
     pair: ContactDuplicatePair
     customer: PairCustomer
@@ -192,8 +194,9 @@ def contact_pairs(*, user: Any, verdict: str | None = None, status: str | None =
     return pairs.select_related("decided_by").order_by("-score", "customer_id", "low_id", "high_id")
 
 
-def contact_pair_views(pairs: Sequence[ContactDuplicatePair]) -> list[ContactPairView]:
-    """Views of the pairs; a merged pair's vanished contact is shown by the name it had."""
+def contact_pair_views(pairs: Sequence[ContactDuplicatePair], user: Any = None) -> list[ContactPairView]:
+    """Views of the pairs; a merged pair's vanished contact is shown by the name it had. Mobiles
+    and e-mails follow `user`'s field access (masked or left out), like every other output."""
     from kehu.customers.models import Contact
     from kehu.dataquality.models import ContactMerge
 
@@ -209,6 +212,10 @@ def contact_pair_views(pairs: Sequence[ContactDuplicatePair]) -> list[ContactPai
                     contacts.setdefault(int(pk), PairContact(int(pk), row.get("name") or "", row.get("title") or "",
                                                              row.get("mobile") or "", row.get("email") or "",
                                                              bool(row.get("is_primary"))))
+    if user is not None and masking.policy(user, "contact"):
+        contacts = {pk: dataclasses.replace(
+            person, mobile=masking.mask_field(user, "contact", "mobile", person.mobile) or "",
+            email=masking.mask_field(user, "contact", "email", person.email) or "") for pk, person in contacts.items()}
     language = _language()
     return [ContactPairView(pair, customers[pair.customer_id], contacts[pair.low_id], contacts[pair.high_id],
                             reason_phrases(pair.reasons, language))
@@ -221,14 +228,14 @@ def contact_pairs_page(*, user: Any, verdict: str | None = None, status: str | N
                        limit: int = 50) -> tuple[list[ContactPairView], bool]:
     pairs = list(contact_pairs(user=user, verdict=verdict, status=status, customer_id=customer_id)
                  [offset:offset + limit + 1])
-    return contact_pair_views(pairs[:limit]), len(pairs) > limit
+    return contact_pair_views(pairs[:limit], user), len(pairs) > limit
 
 
 def contact_pair_get(*, user: Any, pair_id: int) -> ContactPairView | None:
     pair = contact_pairs(user=user, status=None).filter(pk=pair_id).first()
     if pair is None:
         return None
-    views = contact_pair_views([pair])
+    views = contact_pair_views([pair], user)
     return views[0] if views else None
 
 

@@ -41,6 +41,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.bulk import fast_insert
+from kehu.core.crypto import PREFIX as ENCRYPTED
+from kehu.core.crypto import decrypt
 from kehu.core.errors import NotFound, PermissionDenied
 from kehu.core.jobs import job_create, job_progress, run_job
 from kehu.core.models import Job
@@ -81,7 +83,7 @@ FULL_SCAN_MAX_AGE = dt.timedelta(days=7)
 _IN_CHUNK = 900  # ids per IN (...) list: under SQLite's parameter limit everywhere
 
 CUSTOMER_COLUMNS = ("id", "kind", "name", "phones", "emails", "province", "city", "district", "address", "birthday",
-                    "credit_code", "id_number")  # fmt: skip
+                    "credit_code", "id_number")  # fmt: skip  (id_number last: _customer_chunks decrypts it)
 
 # (done, total, phase) — phase is "read", "compare" or "store".
 Progress = Callable[[int, int, str], None]
@@ -207,8 +209,11 @@ def _customer_chunks(*, after_id: int = 0, chunk: int | None = None) -> Iterator
     while True:
         with connection.cursor() as cursor:
             cursor.execute(customers_sql, [last, chunk])
-            rows = [(pk, kind, name, _json_list(phones), _json_list(emails), *rest)
-                    for pk, kind, name, phones, emails, *rest in cursor.fetchall()]
+            # id_number (the last column) is stored encrypted: plain SQL skips the field's
+            # from_db_value, so open it here (only "enc1:" values; "" and legacy text pass).
+            rows = [(pk, kind, name, _json_list(phones), _json_list(emails), *rest,
+                     decrypt(id_number) if id_number and id_number.startswith(ENCRYPTED) else id_number)
+                    for pk, kind, name, phones, emails, *rest, id_number in cursor.fetchall()]
             if not rows:
                 return
             cursor.execute(contacts_sql, [rows[0][0], rows[-1][0]])
@@ -712,7 +717,9 @@ def _incremental_scan(changed: list[int], progress: Progress, now: Any) -> ScanR
 
 def duplicates_scan_job_create(*, acting_user: Any, full: bool) -> Job:
     """A scan job (admins only); while one is queued or running, that one is returned instead."""
-    if acting_user is not None and not acting_user.is_kehu_admin:
+    from kehu.accounts.permissions import has_operation
+
+    if acting_user is not None and not has_operation(acting_user, "settings.manage"):
         raise PermissionDenied(_("只有管理员可以扫描重复客户"))
     running = Job.objects.filter(kind=SCAN_JOB, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).first()
     if running is not None:

@@ -45,7 +45,9 @@ CHUNK = 500
 
 
 def _require_admin(user: User) -> None:
-    if not user.is_kehu_admin:
+    from kehu.accounts.permissions import has_operation
+
+    if not has_operation(user, "settings.manage"):
         raise PermissionDenied(_("只有管理员可以执行此操作"))
 
 
@@ -193,13 +195,16 @@ def quality_settings_update(
 
 
 def _scoped(acting_user: User, customer_ids: Iterable[int]) -> Any:
-    return restrict(Customer.objects.filter(pk__in=list(customer_ids)), acting_user)
+    # Every caller changes the customers (or their issues): a read-only share doesn't count.
+    return restrict(Customer.objects.filter(pk__in=list(customer_ids)), acting_user, write=True)
 
 
 @transaction.atomic
 def issues_assign_to_owner(*, acting_user: User, customer_ids: Iterable[int], code: str | None = None) -> int:
     """Hand the listed customers' issues to each customer's owner (their 待处理 queue)."""
-    if not (acting_user.is_kehu_admin or acting_user.data_scope != "own"):
+    from kehu.accounts.permissions import has_operation
+
+    if not has_operation(acting_user, "customer.assign"):
         raise PermissionDenied(_("无权分派数据问题"))
     customers = _scoped(acting_user, customer_ids).filter(owner__isnull=False)
     issues = QualityIssue.objects.filter(customer__in=customers)

@@ -4,6 +4,7 @@ runs). Views stay thin: parse input, call one service or selector, render."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from functools import wraps
@@ -19,6 +20,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from kehu.accounts.permissions import has_operation
 from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed
 from kehu.core.models import Job
 from kehu.customers import selectors as customer_selectors
@@ -44,7 +46,7 @@ def _is_htmx(request: HttpRequest) -> bool:
 def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_kehu_admin:  # type: ignore[union-attr]
+        if not has_operation(request.user, "settings.manage"):
             raise DjangoPermissionDenied(_("只有管理员可以访问设置"))
         return view(request, *args, **kwargs)
 
@@ -52,7 +54,7 @@ def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 
 
 def _can_assign(user: Any) -> bool:
-    return bool(user.is_kehu_admin or user.data_scope != "own")
+    return has_operation(user, "customer.assign")
 
 
 # Overview and queues --------------------------------------------------------------------------
@@ -151,7 +153,7 @@ def queue_action(request: HttpRequest, key: str) -> HttpResponse:
 @require_POST
 def customer_mark_reviewed(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        customer = customer_selectors.customer_get(user=request.user, customer_id=pk)
+        customer = customer_selectors.customer_get(user=request.user, customer_id=pk, for_edit=True)
     except NotFound as exc:
         raise Http404(str(exc)) from exc
     services.customers_mark_reviewed(acting_user=request.user, customer_ids=[customer.pk])
@@ -367,6 +369,7 @@ def job_report(request: HttpRequest, pk: int) -> HttpResponse:
 
 from django.utils.http import url_has_allowed_host_and_scheme  # noqa: E402 - this section's own imports
 
+from kehu.core import masking  # noqa: E402
 from kehu.core.errors import KehuError  # noqa: E402
 from kehu.customers.search import search as search_customers  # noqa: E402
 from kehu.dataquality.merging import selectors as merge_selectors  # noqa: E402
@@ -394,7 +397,7 @@ def _back(request: HttpRequest, fallback: str) -> str:
 def merge_pick(request: HttpRequest, pk: int) -> HttpResponse:
     """Step 1 from a customer page: find the other record with the search box."""
     try:
-        customer = customer_selectors.customer_get(user=request.user, customer_id=pk)
+        customer = customer_selectors.customer_get(user=request.user, customer_id=pk, for_edit=True)
     except NotFound as exc:
         raise Http404(str(exc)) from exc
     query = request.GET.get("q", "").strip()[:100]
@@ -405,6 +408,7 @@ def merge_pick(request: HttpRequest, pk: int) -> HttpResponse:
             if hit.customer.pk not in seen:
                 seen.add(hit.customer.pk)
                 hits.append(hit.customer)
+    masking.mask_instances(request.user, "customer", hits)  # field-level security on the search results
     context = {"customer": customer, "query": query, "hits": hits}
     if _is_htmx(request):
         return render(request, "dataquality/merge_pick_results.html", context)
@@ -457,13 +461,25 @@ def merge_compare(request: HttpRequest) -> HttpResponse:
                              % {"count": len(merge.merged_ids)})
             return redirect("customers:detail", pk=merge.survivor_id)
     # Fields empty on every record have nothing to show or choose.
-    rows = [{"row": row, "chosen": choices.get(row.name, row.default)} for row in preview.fields
-            if not all(cell.empty for cell in row.cells)]
+    rows = [{"row": _masked_row(request.user, row), "chosen": choices.get(row.name, row.default)}
+            for row in preview.fields if not all(cell.empty for cell in row.cells)]
     return render(request, "dataquality/merge_compare.html", {
         "preview": preview, "rows": rows, "error": error, "ids": ",".join(str(c.pk) for c in preview.customers),
+        "phones": masking.mask_field(request.user, "customer", "phones", preview.phones) or [],
+        "emails": masking.mask_field(request.user, "customer", "emails", preview.emails) or [],
         "survivor": preview.customers[0],  # the preview lists the survivor first
         "related": [preview.related_counts[c.pk] for c in preview.customers],
     }, status=422 if error else 200)
+
+
+def _masked_row(user: Any, row: Any) -> Any:
+    """A compared field as the user may see it: the radio still picks a record, never a value, so a
+    masked (or hidden) value is only ever shown masked (or not at all)."""
+    if masking.protected_field("customer", row.name) is None:
+        return row
+    cells = [dataclasses.replace(cell, text="" if cell.empty else str(
+        masking.mask_field(user, "customer", row.name, cell.text) or "—")) for cell in row.cells]
+    return dataclasses.replace(row, cells=cells)
 
 
 @login_required
@@ -559,7 +575,7 @@ def duplicates(request: HttpRequest) -> HttpResponse:
         "next_url": f"?{urlencode({**filters, 'page': page + 1})}" if has_more else "",
         "queue_url": request.get_full_path(),
     }
-    if request.user.is_kehu_admin:  # type: ignore[union-attr]
+    if has_operation(request.user, "settings.manage"):
         job = Job.objects.filter(kind=scanning.SCAN_JOB).order_by("-created_at", "-id").first()
         context.update(_scan_job_context(job))
     template = "dataquality/partials/duplicate_results.html" if _is_htmx(request) else \

@@ -12,8 +12,10 @@ from kehu.imports.models import ImportBatch
 
 
 def can_import(user: Any) -> bool:
-    """Admins and managers (any data scope wider than their own records) import; the service checks again."""
-    return bool(user is not None and user.is_authenticated and (user.is_kehu_admin or user.data_scope != "own"))
+    """Roles holding "customer.import" (admins and managers by default); the service checks again."""
+    from kehu.accounts.permissions import has_operation
+
+    return bool(user is not None and user.is_authenticated and has_operation(user, "customer.import"))
 
 
 def batches_visible(*, user: Any) -> QuerySet[ImportBatch]:

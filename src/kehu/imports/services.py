@@ -51,7 +51,9 @@ def errors_dir() -> Path:
 
 
 def _require_importer(user: Any) -> None:
-    if user is None or not (user.is_kehu_admin or user.data_scope != "own"):
+    from kehu.accounts.permissions import has_operation
+
+    if user is None or not has_operation(user, "customer.import"):
         raise PermissionDenied(_("只有管理员和经理可以导入数据"))
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
+from kehu.core import masking
 from kehu.core.etag import if_match, set_etag
 from kehu.customers.schemas import ErrorOut
 from kehu.leads import selectors, services
@@ -57,14 +58,15 @@ def lead_list(request: HttpRequest, query: Query[LeadListQuery]):  # type: ignor
                                    campaign=query.campaign, q=query.q.strip())
     queryset = selectors.leads_filtered(user=_user(request), filters=filters)
     rows = list(queryset[query.offset:query.offset + query.limit])
-    return {"items": [lead_out(lead) for lead in rows], "total": queryset.count()}
+    return {"items": masking.mask_records(_user(request), "lead", [lead_out(lead) for lead in rows]),
+            "total": queryset.count()}
 
 
 @router.post("/leads", response={201: LeadCreatedOut, **WRITE_ERRORS})
 def lead_create(request: HttpRequest, payload: LeadIn):  # type: ignore[no-untyped-def]
     """A new lead; likely duplicates (leads, customers, contacts) come back in `duplicates`, never as errors."""
     created = services.lead_create(acting_user=_user(request), data=payload.dict(exclude_unset=True))
-    return Status(201, {**lead_out(selectors.lead_get(user=_user(request), lead_id=created.lead.pk)),
+    return Status(201, {**_lead_out(request, selectors.lead_get(user=_user(request), lead_id=created.lead.pk)),
                         "duplicates": duplicates_out(created.duplicates)})
 
 
@@ -74,10 +76,15 @@ def lead_duplicate_check(request: HttpRequest, payload: DuplicateCheckIn):  # ty
     return duplicates_out(lead_duplicates(values, user=_user(request), exclude_id=payload.exclude_id))
 
 
+def _lead_out(request: HttpRequest, lead: Any) -> dict[str, Any]:
+    """lead_out as the caller's field-level security allows (kehu.core.masking)."""
+    return masking.mask_record(_user(request), "lead", lead_out(lead))
+
+
 def _lead(request: HttpRequest, lead_id: int, response: HttpResponse) -> dict[str, Any]:
     lead = selectors.lead_get(user=_user(request), lead_id=lead_id)
     set_etag(response, lead)
-    return lead_out(lead)
+    return _lead_out(request, lead)
 
 
 @router.get("/leads/{int:lead_id}", response={200: LeadOut, **ERRORS})
@@ -122,7 +129,7 @@ def lead_convert(request: HttpRequest, lead_id: int, payload: ConvertIn):  # typ
             acting_user=_user(request), lead_id=lead_id, customer_id=payload.customer_id,
             create_opportunity=payload.create_opportunity, opportunity_name=payload.opportunity_name,
             amount=payload.amount, expected_version=version)
-    return {"lead": lead_out(selectors.lead_get(user=_user(request), lead_id=lead_id)),
+    return {"lead": _lead_out(request, selectors.lead_get(user=_user(request), lead_id=lead_id)),
             "customer_id": result.customer.pk, "customer_created": result.customer_created,
             "contact_id": result.contact.pk if result.contact else None, "contact_created": result.contact_created,
             "opportunity_id": result.opportunity.pk if result.opportunity else None}

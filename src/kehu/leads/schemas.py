@@ -73,11 +73,12 @@ class LeadOut(OutputSchema):
     salutation: str
     company: str
     title: str
-    mobile: str
-    mobile_e164: str
-    phone: str
-    email: str
-    wechat: str
+    # null when the caller's role may not see the field; masked (138****5678) when it sees it masked.
+    mobile: str | None
+    mobile_e164: str | None
+    phone: str | None
+    email: str | None
+    wechat: str | None
     province: str
     city: str
     source: Ref | None

@@ -59,9 +59,11 @@ def leads_filtered(*, user: Any, filters: LeadFilter) -> QuerySet[Lead]:
     return queryset.order_by("-updated_at", "-id")
 
 
-def lead_get(*, user: Any, lead_id: int) -> Lead:
-    lead = (leads_visible(user=user).select_related("owner", "source", "department", "converted_customer",
-                                                    "converted_contact", "converted_opportunity", "web_form")
+def lead_get(*, user: Any, lead_id: int, for_edit: bool = False) -> Lead:
+    """One lead the user can see; with `for_edit`, one they may change (not a read-only share)."""
+    lead = (restrict(Lead.objects.all(), user, write=for_edit)
+            .select_related("owner", "source", "department", "converted_customer", "converted_contact",
+                            "converted_opportunity", "web_form")
             .filter(pk=lead_id).first())
     if lead is None:
         raise NotFound(_("线索不存在或无权查看"))
@@ -77,7 +79,14 @@ def lead_form_public(*, slug: str) -> LeadForm:
     return web_form
 
 
-def lead_history(*, lead: Lead, limit: int = 50) -> list[Any]:
+def lead_history(*, lead: Lead, limit: int = 50, user: Any = None) -> list[Any]:
+    """The lead's audit events, newest first; with `user`, field changes as that user may read them
+    (hidden fields left out, masked ones masked: customers.history). The events are only read."""
     from kehu.core.models import AuditEvent
+    from kehu.customers.history import mask_timeline_changes
 
-    return list(AuditEvent.objects.filter(object_type="lead", object_id=lead.pk).order_by("-at", "-id")[:limit])
+    events = list(AuditEvent.objects.filter(object_type="lead", object_id=lead.pk).order_by("-at", "-id")[:limit])
+    if user is not None:
+        for event in events:  # in memory only: AuditEvent.save() refuses to update a row
+            event.changes = mask_timeline_changes(user=user, object_type="lead", changes=event.changes)
+    return events

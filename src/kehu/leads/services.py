@@ -14,7 +14,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
-from kehu.core import audit
+from kehu.accounts.permissions import has_operation
+from kehu.core import audit, masking
 from kehu.core.errors import ErrorCode, FieldError, NotFound, PermissionDenied, ValidationFailed, VersionConflict
 from kehu.core.events import DomainEvent, publish
 from kehu.core.scoping import restrict
@@ -23,6 +24,7 @@ from kehu.customers.validation import Collector, clean_picklist, clean_text
 from kehu.dataquality.cleaning import clean_contact_fields
 from kehu.leads.duplicates import LeadDuplicates, customer_role_values_of_lead, lead_duplicates
 from kehu.leads.models import Lead, LeadForm, LeadStatus
+from kehu.recyclebin.services import move_to_bin
 
 LEAD_FIELDS = ["name", "salutation", "company", "title", "mobile", "phone", "email", "wechat", "province", "city",
                "source", "campaign", "status", "disqualify_reason", "owner", "notes", "custom", "external_id"]
@@ -37,7 +39,8 @@ def _snapshot(lead: Lead, fields: Iterable[str]) -> dict[str, Any]:
 
 
 def _can_manage_others(user: Any) -> bool:
-    return bool(user.is_kehu_admin or user.data_scope != "own")
+    """Give a lead to someone else (the "assign" operation)."""
+    return has_operation(user, "lead.assign")
 
 
 def _resolve_user(value: Any, errors: Collector) -> User | None:
@@ -57,6 +60,8 @@ def _apply(lead: Lead, data: Mapping[str, Any], *, acting_user: Any, creating: b
            allowed: Iterable[str] = LEAD_FIELDS) -> None:
     """Clean `data` onto the lead (only the keys present when editing); raises ValidationFailed
     with every field error at once."""
+    # Field-level security: a masked or read-only field sent back unchanged is dropped, a change refused.
+    data = masking.writable_data(acting_user, "lead", data, stored=None if creating else lead)
     errors = Collector()
     for name in sorted(set(data) - set(allowed)):
         errors.add(name, ErrorCode.INVALID, _("未知字段：%(field)s") % {"field": name})
@@ -117,7 +122,7 @@ def _apply(lead: Lead, data: Mapping[str, Any], *, acting_user: Any, creating: b
 
 
 def _locked(acting_user: Any, lead_id: int, expected_version: int | None = None) -> Lead:
-    lead = restrict(Lead.objects.select_for_update(of=("self",)), acting_user).filter(pk=lead_id).first()
+    lead = restrict(Lead.objects.select_for_update(of=("self",)), acting_user, write=True).filter(pk=lead_id).first()
     if lead is None:
         raise NotFound(_("线索不存在或无权查看"))
     if expected_version is not None and lead.version != expected_version:
@@ -212,13 +217,14 @@ def lead_set_status(*, acting_user: Any, lead_id: int, status: str, reason: str 
 @transaction.atomic
 def lead_delete(*, acting_user: Any, lead_id: int) -> None:
     lead = _locked(acting_user, lead_id)
-    if not (_can_manage_others(acting_user) or lead.owner_id == acting_user.pk):
+    if not has_operation(acting_user, "lead.delete") or not (
+            _can_manage_others(acting_user) or lead.owner_id == acting_user.pk):
         raise PermissionDenied(_("无权删除这条线索"))
     audit.record_event(actor=acting_user, action="delete", obj=lead, customer_id=None,
                        changes=audit.diff_values(_snapshot(lead, LEAD_FIELDS), {}, LEAD_FIELDS))
     publish(DomainEvent(name="lead.deleted", object_type="lead", object_id=lead.pk,
                         actor_id=getattr(acting_user, "pk", None)))
-    lead.delete()
+    move_to_bin(lead, acting_user=acting_user)
 
 
 # Conversion -----------------------------------------------------------------------------------
@@ -316,7 +322,7 @@ def lead_form_save(*, acting_user: Any, data: Mapping[str, Any], form_id: int | 
 
     from kehu.leads.models import LeadFormField
 
-    if not acting_user.is_kehu_admin:
+    if not has_operation(acting_user, "settings.manage"):
         raise PermissionDenied(_("只有管理员可以设置线索表单"))
     web_form = LeadForm.objects.select_for_update().filter(pk=form_id).first() if form_id else LeadForm()
     if web_form is None:

@@ -31,7 +31,9 @@ def _sources() -> list[PicklistOption]:
 
 
 def _can_assign(user: Any) -> bool:
-    return bool(user.is_kehu_admin or user.data_scope != "own")
+    from kehu.accounts.permissions import has_operation
+
+    return has_operation(user, "lead.assign")
 
 
 def _edit_form(request: HttpRequest, **kwargs: Any) -> LeadEditForm:
@@ -101,7 +103,7 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
                                         "customer": (duplicates.certain_visible_customer() or "") if duplicates
                                         else ""})
     return render(request, "leads/pages/detail.html", {
-        "lead": lead, "duplicates": duplicates, "history": selectors.lead_history(lead=lead),
+        "lead": lead, "duplicates": duplicates, "history": selectors.lead_history(lead=lead, user=request.user),
         "convert_form": convert_form, "statuses": [c for c in LeadStatus.choices if c[0] != LeadStatus.CONVERTED]})
 
 
@@ -109,7 +111,7 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @not_found_as_404
 def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    lead = selectors.lead_get(user=request.user, lead_id=pk)
+    lead = selectors.lead_get(user=request.user, lead_id=pk, for_edit=True)
     if request.method == "POST":
         form = _edit_form(request, data=request.POST)
         if form.is_valid():
@@ -137,6 +139,7 @@ def lead_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @not_found_as_404
 def lead_status(request: HttpRequest, pk: int) -> HttpResponse:
+    selectors.lead_get(user=request.user, lead_id=pk, for_edit=True)  # out of scope → 404 before the form is read
     form = StatusForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("未知的状态"))
@@ -156,6 +159,7 @@ def lead_status(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @not_found_as_404
 def lead_convert(request: HttpRequest, pk: int) -> HttpResponse:
+    selectors.lead_get(user=request.user, lead_id=pk, for_edit=True)  # out of scope → 404 before the form is read
     form = ConvertForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("请检查转化选项"))

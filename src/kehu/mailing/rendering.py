@@ -126,14 +126,30 @@ def sample_data() -> dict[str, dict[str, Any]]:
     }
 
 
+# Merge fields that carry a protected field under another name (the first phone of `phones`).
+_MERGE_PROTECTED = {"customer": {"phone": "phones", "email": "emails"}, "contact": {}}
+
+
+def _as_seen_by(sender: Any, object_type: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Field-level security: a merge field shows what the sending user may see (masked, or empty
+    when hidden), so a template can't print what the sender's role may not read."""
+    if sender is None:
+        return values
+    from kehu.core import masking
+
+    aliases = _MERGE_PROTECTED[object_type]
+    return {key: masking.mask_field(sender, object_type, aliases.get(key, key), value)
+            for key, value in values.items()}
+
+
 def merge_context(*, customer: Any = None, contact: Any = None, sender: Any = None,
                   today: dt.date | None = None, sample: bool = False) -> dict[str, Any]:
     """The plain data a template sees. Model instances are flattened here and never passed on."""
     data: dict[str, Any] = sample_data() if sample else {"customer": {}, "contact": {}}
     if customer is not None:
-        data["customer"] = customer_data(customer)
+        data["customer"] = _as_seen_by(sender, "customer", customer_data(customer))
     if contact is not None:
-        data["contact"] = contact_data(contact)
+        data["contact"] = _as_seen_by(sender, "contact", contact_data(contact))
     empty_customer = dict.fromkeys(MERGE_FIELDS["customer"], "")
     empty_contact = dict.fromkeys(MERGE_FIELDS["contact"], "")
     sender_data = user_data(sender)

@@ -31,7 +31,9 @@ def sent_mails_visible(*, user: Any) -> QuerySet[SentMail]:
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return SentMail.objects.none()
     rows = SentMail.objects.select_related("customer", "contact", "sent_by", "template")
-    if user.is_kehu_admin or user.data_scope == "all":
+    from kehu.core.scoping import scope_for
+
+    if user.is_kehu_admin or scope_for(user, "customer") == "all":
         return rows
     customers = restrict(Customer.objects.all(), user).values("pk")
     return rows.filter(Q(customer_id__in=customers) | Q(sent_by_id=user.pk))

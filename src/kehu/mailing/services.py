@@ -54,7 +54,9 @@ TEMPLATE_FIELDS = ("key", "name", "language", "subject", "body", "body_html", "i
 
 
 def _require_admin(user: Any) -> None:
-    if not getattr(user, "is_kehu_admin", False):
+    from kehu.accounts.permissions import has_operation
+
+    if not has_operation(user, "settings.manage"):
         raise PermissionDenied(_("只有管理员可以管理邮件模板"))
 
 
@@ -406,6 +408,8 @@ def mail_retry(*, acting_user: Any, mail_id: int) -> SentMail:
     from . import selectors
 
     mail = selectors.sent_mail_get(user=acting_user, mail_id=mail_id)
+    if mail.sent_by_id != acting_user.pk and not getattr(acting_user, "is_kehu_admin", False):
+        raise PermissionDenied(_("只有发件人或管理员可以重发这封邮件"))
     if mail.status != MailStatus.FAILED:
         raise ValidationFailed([FieldError("status", ErrorCode.INVALID, _("只有发送失败的邮件可以重发"))])
     if not SentMail.objects.filter(pk=mail.pk, status=MailStatus.FAILED).update(status=MailStatus.QUEUED,

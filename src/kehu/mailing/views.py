@@ -8,13 +8,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kehu.core.errors import NotFound, ValidationFailed
+from kehu.core.errors import NotFound, PermissionDenied, ValidationFailed
 from kehu.customers import selectors as customer_selectors
 from kehu.customers.views import admin_required, not_found_as_404
 
@@ -211,6 +212,8 @@ def sent_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def sent_retry(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         mail = services.mail_retry(acting_user=request.user, mail_id=pk)
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(str(exc)) from exc
     except ValidationFailed as exc:
         messages.error(request, str(exc.message))
         return redirect("mailing:sent_detail", pk)

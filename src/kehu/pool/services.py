@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Department, User
+from kehu.accounts.permissions import has_operation
 from kehu.core import audit, bulk
 from kehu.core.errors import ErrorCode, FieldError, NotFound, PermissionDenied, ValidationFailed
 from kehu.core.models import AuditEvent
@@ -64,7 +65,7 @@ def is_pool_admin(user: Any, pool: CustomerPool) -> bool:
     """Kehu admins, the pool's admins, and managers (department scope) who are members."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
-    if user.is_kehu_admin or pool.admins.filter(pk=user.pk).exists():
+    if has_operation(user, "pool.manage") or pool.admins.filter(pk=user.pk).exists():
         return True
     return user.data_scope != "own" and is_member(user, pool)
 
@@ -120,7 +121,7 @@ def pool_release(*, acting_user: User, customer_id: int, reason: str, pool_id: i
         raise NotFound(_("客户不存在或无权查看"))
     if PoolEntry.objects.filter(customer_id=customer.pk).exists():
         raise _fail("customer_id", ErrorCode.INVALID, _("该客户已在公海中"))
-    if customer.owner_id != acting_user.pk and not (acting_user.is_kehu_admin or acting_user.data_scope != "own"):
+    if customer.owner_id != acting_user.pk and not has_operation(acting_user, "customer.assign"):
         raise PermissionDenied(_("只有负责人或主管可以退回该客户"))
     if not reason:
         raise _fail("reason", ErrorCode.REQUIRED, _("请填写退回原因"))
@@ -207,7 +208,7 @@ def pool_assign(*, acting_user: User, customer_id: int, user_id: int, pool_id: i
 def pool_save(*, acting_user: User, pool: CustomerPool | None, data: dict[str, Any],
               members: Any = None, member_departments: Any = None, admins: Any = None) -> CustomerPool:
     """Create or change a pool and its rules (Kehu admins only)."""
-    if not acting_user.is_kehu_admin:
+    if not has_operation(acting_user, "pool.manage"):
         raise PermissionDenied(_("只有管理员可以执行此操作"))
     pool = pool or CustomerPool()
     for key, value in data.items():
@@ -389,6 +390,6 @@ def auto_return_scan(*, now: dt.datetime | None = None) -> dict[str, int]:
 @transaction.atomic
 def auto_return_run(*, acting_user: User, now: dt.datetime | None = None) -> dict[str, int]:
     """The scan on demand (API/admin page): Kehu admins only."""
-    if not acting_user.is_kehu_admin:
+    if not has_operation(acting_user, "pool.manage"):
         raise PermissionDenied(_("只有管理员可以执行此操作"))
     return auto_return_scan(now=now)

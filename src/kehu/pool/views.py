@@ -91,7 +91,7 @@ def assign(request: HttpRequest, pool_id: int, customer_id: int) -> HttpResponse
 def release(request: HttpRequest, customer_id: int) -> HttpResponse:
     from kehu.customers import selectors as customer_selectors
 
-    customer = customer_selectors.customer_get(user=request.user, customer_id=customer_id)
+    customer = customer_selectors.customer_get(user=request.user, customer_id=customer_id, for_edit=True)
     form = ReleaseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from kehu.accounts.models import Department, User
 from kehu.core.errors import NotFound
-from kehu.core.scoping import restrict
+from kehu.core.scoping import has_shares, owner_scope_q, restrict, scope_for
 from kehu.sales.models import (
     Opportunity,
     OpportunityRollup,
@@ -42,8 +42,9 @@ def opportunities_visible(*, user: Any) -> QuerySet[Opportunity]:
     return restrict(Opportunity.objects.all(), user)
 
 
-def opportunity_get(*, user: Any, opportunity_id: int) -> Opportunity:
-    opportunity = opportunities_visible(user=user).select_related(
+def opportunity_get(*, user: Any, opportunity_id: int, for_edit: bool = False) -> Opportunity:
+    """One deal the user can see; with `for_edit`, one they may change (not a read-only share)."""
+    opportunity = restrict(Opportunity.objects.all(), user, write=for_edit).select_related(
         "customer", "owner", "department", "pipeline", "stage", "lost_reason").filter(pk=opportunity_id).first()
     if opportunity is None:
         raise NotFound("opportunity not found")
@@ -76,13 +77,11 @@ def _rollup_scope(user: Any) -> Q | None:
     """`core.scoping.scope_q` for rows keyed by owner_id/department_id; None = everything."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return Q(pk__in=[])
-    if user.data_scope == "all":
-        return None
-    own = Q(owner_id=user.pk)
-    if user.data_scope == "department" and user.department_id:
+    scope = scope_for(user, "opportunity")
+    if scope == "department" and user.department_id:
         subtree = Department.objects.filter(path__startswith=user.department.path).values_list("pk", flat=True)
-        return own | Q(department_id__in=list(subtree))
-    return own
+        return Q(owner_id=user.pk) | Q(department_id__in=list(subtree))
+    return owner_scope_q(scope, user, owner="owner_id", department="department_id")
 
 
 def _scoped(queryset: QuerySet, user: Any) -> QuerySet:
@@ -163,7 +162,10 @@ class Board:
 
 def column_totals(*, user: Any, pipeline: Pipeline, filters: OpportunityFilter) -> dict[int, tuple[int, Decimal]]:
     """{stage id: (count, amount)} for the board's column headers."""
-    if filters.needs_live_totals:
+    # Shared opportunities are not in the roll-ups (kept per owner/department): count live then.
+    shared = (getattr(user, "is_authenticated", False) and scope_for(user, "opportunity") != "all"
+              and has_shares(user, "sales.opportunity"))
+    if filters.needs_live_totals or shared:
         rows = filters.apply(opportunities_visible(user=user).filter(pipeline=pipeline)).order_by().values(
             "stage_id").annotate(n=Count("id"), total=Sum("amount"))
         return {r["stage_id"]: (r["n"], r["total"] or Decimal("0")) for r in rows}

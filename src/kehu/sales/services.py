@@ -27,6 +27,7 @@ from kehu.core.events import DomainEvent, publish
 from kehu.core.scoping import restrict
 from kehu.customers.models import Contact, Customer
 from kehu.customers.validation import Collector, clean_date, clean_text
+from kehu.recyclebin.services import move_to_bin
 from kehu.sales import lifecycle, rollups
 from kehu.sales.models import (
     LostReason,
@@ -124,11 +125,9 @@ def first_open_stage(pipeline: Pipeline) -> Stage:
 
 def _owner_allowed(acting_user: Any, owner: User | None) -> bool:
     """Reps keep deals to themselves; managers assign within their department; admins to anyone."""
-    if owner is None or owner.pk == acting_user.pk or acting_user.is_kehu_admin or acting_user.data_scope == "all":
-        return True
-    if acting_user.data_scope == "department" and acting_user.department_id and owner.department_id:
-        return owner.department.path.startswith(acting_user.department.path)
-    return False
+    from kehu.accounts.permissions import may_assign_to
+
+    return may_assign_to(acting_user, owner, "opportunity")
 
 
 def _shown(opportunity: Opportunity) -> dict[str, Any]:
@@ -187,7 +186,7 @@ def _apply(opportunity: Opportunity, data: Mapping[str, Any], errors: Collector,
             amount = clean_amount(data.get(name), name, errors)
             opportunity.amount = amount if amount is not None else Decimal("0")
     if creating or "currency" in data:
-        currency = clean_text(data.get("currency") or "CNY", max_length=3).upper()
+        currency = clean_text(data.get("currency") or "CNY", max_length=10).upper()  # not 3: "JAVASCRIPT" is no "JAV"
         if not re.fullmatch(r"[A-Z]{3}", currency):
             errors.add("currency", ErrorCode.INVALID, _("币种应为三位字母代码，如 CNY"))
         opportunity.currency = currency
@@ -333,7 +332,7 @@ def _won(opportunity: Opportunity, acting_user: Any) -> None:
 
 
 def _locked(acting_user: Any, opportunity_id: int, expected_version: int | None) -> Opportunity:
-    opportunity = restrict(Opportunity.objects.select_for_update(of=("self",)), acting_user).filter(
+    opportunity = restrict(Opportunity.objects.select_for_update(of=("self",)), acting_user, write=True).filter(
         pk=opportunity_id).select_related("stage", "pipeline").first()
     if opportunity is None:
         raise NotFound(_("商机不存在或无权查看"))
@@ -412,6 +411,8 @@ def opportunity_move(*, acting_user: Any, opportunity_id: int, stage_id: Any, be
     opportunity = _locked(acting_user, opportunity_id, expected_version)
     errors = Collector()
     target = _by_id(Stage, stage_id, "stage", errors, _("阶段不存在"))
+    if target is None and not errors.errors:  # no stage given at all (a form posted without one)
+        errors.add("stage", ErrorCode.REQUIRED, _("请选择阶段"))
     if target is not None and target.pipeline_id != opportunity.pipeline_id:
         errors.add("stage", ErrorCode.INVALID, _("阶段不属于这个商机的销售流程"))
     if errors.errors:
@@ -477,6 +478,9 @@ def _position_between(stage_id: int, before_id: int | None, after_id: int | None
 
 @transaction.atomic
 def opportunity_delete(*, acting_user: Any, opportunity_id: int) -> None:
+    from kehu.accounts.permissions import require_operation
+
+    require_operation(acting_user, "opportunity.delete")
     opportunity = _locked(acting_user, opportunity_id, None)
     passed = [s for s in Stage.objects.filter(pipeline_id=opportunity.pipeline_id)
               if s.position <= opportunity.reached_position and s.kind != StageKind.LOST]
@@ -486,7 +490,7 @@ def opportunity_delete(*, acting_user: Any, opportunity_id: int) -> None:
                        changes=audit.diff_values(_shown(opportunity), {}, OPPORTUNITY_FIELDS))
     publish(DomainEvent(name="opportunity.deleted", object_type="opportunity", object_id=opportunity.pk,
                         customer_id=opportunity.customer_id, actor_id=getattr(acting_user, "pk", None)))
-    opportunity.delete()
+    move_to_bin(opportunity, acting_user=acting_user)
 
 
 # Settings: pipelines, stages, lost reasons, products ------------------------------------------------
@@ -504,7 +508,9 @@ def _position(data: Mapping[str, Any], errors: Collector, default: int = 0) -> i
 
 
 def _admin(acting_user: Any) -> None:
-    if not getattr(acting_user, "is_kehu_admin", False):
+    from kehu.accounts.permissions import has_operation
+
+    if not has_operation(acting_user, "settings.manage"):
         raise PermissionDenied(_("只有管理员可以修改销售设置"))
 
 
@@ -600,7 +606,9 @@ def lost_reason_save(*, acting_user: Any, data: Mapping[str, Any], reason_id: in
 
 @transaction.atomic
 def product_save(*, acting_user: Any, data: Mapping[str, Any], product_id: int | None = None) -> Product:
-    _admin(acting_user)
+    from kehu.accounts.permissions import require_operation
+
+    require_operation(acting_user, "product.edit" if product_id else "product.create")
     product = Product.objects.select_for_update().filter(pk=product_id).first() if product_id else Product(
         created_by=acting_user)
     if product is None:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from kehu.accounts.permissions import require_operation
 from kehu.accounts.selectors import users_assignable
 from kehu.core.errors import KehuError, NotFound, ValidationFailed, VersionConflict
 from kehu.core.etag import form_changes, snapshot_read, snapshot_sign
@@ -133,7 +134,7 @@ def opportunity_move(request: HttpRequest, pk: int) -> HttpResponse:
     `X-Kehu-Board` and gets the re-rendered board back (totals and figures updated; after a refusal
     the card is back where it was and the message is on top). A plain form post (no script)
     redirects to the board, or shows this page's form again with the message (e.g. a lost reason)."""
-    opportunity = selectors.opportunity_get(user=request.user, opportunity_id=pk)
+    opportunity = selectors.opportunity_get(user=request.user, opportunity_id=pk, for_edit=True)
     from_board = request.headers.get("X-Kehu-Board") == "1"
     params = request.GET.copy()
     params.setdefault("pipeline", str(opportunity.pipeline_id))  # re-render the deal's own board
@@ -417,9 +418,11 @@ def settings_lost_reason(request: HttpRequest, pk: int | None = None) -> HttpRes
         _("编辑输单原因") if reason else _("新建输单原因"))
 
 
-@admin_required
+@login_required
+@not_found_as_404
 @require_http_methods(["GET", "POST"])
 def settings_product(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    require_operation(request.user, "product.edit" if pk else "product.create")
     product = _get(Product, pk)
     initial: dict[str, Any] = {"is_active": True}
     if product:

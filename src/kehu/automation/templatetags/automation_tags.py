@@ -23,7 +23,9 @@ def rule_conditions_bar(context: template.Context, object_type: str) -> dict[str
 
     request = context.get("request")
     user = getattr(request, "user", None)
-    if request is None or not getattr(user, "is_kehu_admin", False) or object_type not in conditions.FORM_IDS:
+    from kehu.accounts.permissions import has_operation
+
+    if request is None or not has_operation(user, "automation.manage") or object_type not in conditions.FORM_IDS:
         return {"show": False}
     marker = request.GET.get("rule", "")
     rule = Rule.objects.filter(pk=int(marker)).only("pk", "name").first() if marker.isdigit() else None

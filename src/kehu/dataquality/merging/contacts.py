@@ -25,6 +25,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kehu.accounts.permissions import require_operation
 from kehu.core import audit
 from kehu.core.errors import (
     ErrorCode,
@@ -231,6 +232,7 @@ def contact_merge_preview(*, acting_user: Any, ids: Sequence[Any],
                           survivor_id: int | None = None) -> ContactMergePreview:
     """The contacts side by side with each field's default choice; nothing is written."""
     clean = _ids(survivor_id, ids)
+    require_operation(acting_user, "contact.merge")
     found = _visible(acting_user, clean, lock=False)
     survivor = found[int(survivor_id)] if survivor_id is not None else default_survivor(list(found.values()))
     contacts = survivor_first(found, survivor.pk)
@@ -313,6 +315,7 @@ def contacts_merge(
     if missing_kinds:
         raise KehuError(_("以下数据表引用了联系人但未登记到合并注册表，合并会丢失数据：%(tables)s")
                         % {"tables": "、".join(missing_kinds)})
+    require_operation(acting_user, "contact.merge")
     found = _visible(acting_user, ids, lock=True)
     for raw_id, version in (expected_versions or {}).items():
         pk = int(raw_id)

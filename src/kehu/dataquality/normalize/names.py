@@ -221,9 +221,15 @@ def syllables_of(text: str, *, is_person: bool = False) -> list[str]:
     return list(_phrase_syllables(text))
 
 
+PINYIN_MAX = 300
+INITIALS_MAX = 50
+
+
 def pinyin_forms(text: str, *, is_person: bool = False) -> tuple[str, str]:
     """(full, initials), lower-case ASCII; ('', '') when the text has no Chinese characters."""
     if _HAN.search(text) is None:
         return "", ""
     syllables = _person_syllables(text) if is_person else _phrase_syllables(text)
-    return "".join(syllables), "".join(s[0] for s in syllables)
+    # Cut to the smallest columns that hold them (Contact.name_pinyin 300, name_initials 50): a long
+    # name's pinyin would not fit (a DataError on PostgreSQL), and search needs only the start.
+    return "".join(syllables)[:PINYIN_MAX], "".join(s[0] for s in syllables)[:INITIALS_MAX]
