@@ -131,14 +131,10 @@ def _int(value: Any) -> int | None:
         return None
 
 
-@login_required
-@require_POST
-def share_create(request: HttpRequest, kind: str, object_id: int) -> HttpResponse:
+def _share_change(request: HttpRequest, change: Callable[[], Any], done: str) -> HttpResponse:
+    """Run a share or revoke: out of scope → 404, not allowed → 403, invalid → a message; back to the page."""
     try:
-        sharing.share_create(acting_user=request.user, kind=kind, object_id=object_id,
-                             user_id=_int(request.POST.get("user_id")),
-                             department_id=_int(request.POST.get("department_id")),
-                             can_edit=request.POST.get("can_edit") == "1")
+        change()
     except NotFound as exc:
         raise _not_found(exc) from exc
     except PermissionDenied as exc:
@@ -146,21 +142,21 @@ def share_create(request: HttpRequest, kind: str, object_id: int) -> HttpRespons
     except KehuError as exc:
         messages.error(request, _errors(exc))
     else:
-        messages.success(request, _("已共享"))
+        messages.success(request, done)
     return _back(request)
+
+
+@login_required
+@require_POST
+def share_create(request: HttpRequest, kind: str, object_id: int) -> HttpResponse:
+    return _share_change(request, lambda: sharing.share_create(
+        acting_user=request.user, kind=kind, object_id=object_id, user_id=_int(request.POST.get("user_id")),
+        department_id=_int(request.POST.get("department_id")), can_edit=request.POST.get("can_edit") == "1",
+    ), _("已共享"))
 
 
 @login_required
 @require_POST
 def share_revoke(request: HttpRequest, kind: str, object_id: int, share_id: int) -> HttpResponse:
-    try:
-        sharing.share_revoke(acting_user=request.user, kind=kind, object_id=object_id, share_id=share_id)
-    except NotFound as exc:
-        raise _not_found(exc) from exc
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(str(exc)) from exc
-    except KehuError as exc:
-        messages.error(request, _errors(exc))
-    else:
-        messages.success(request, _("已取消共享"))
-    return _back(request)
+    return _share_change(request, lambda: sharing.share_revoke(
+        acting_user=request.user, kind=kind, object_id=object_id, share_id=share_id), _("已取消共享"))
